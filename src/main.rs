@@ -1,1 +1,163 @@
-fn main(){}
+//! The `canary-router` binary: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, a
+//! command-line tool otherwise.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use canary_router::app::{self, MissingKey, StartError};
+use canary_router::config::{self, Config, ProcessEnv};
+use canary_router::record::StdoutSink;
+use canary_router::router::Router;
+use canary_router::sagemaker::SdkInvoker;
+use canary_router::{lambda, serve};
+
+#[derive(Parser)]
+#[command(name = "canary-router", version, about = "Sticky canary, blue-green and A/B routing for SageMaker endpoints")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the router as a local HTTP server against the SageMaker Runtime the SDK points at.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: SocketAddr,
+        /// Router config file (reloaded when it changes); else CANARY_CONFIG or CANARY_CONFIG_FILE.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Reserved: config move plans (a later release).
+    #[command(hide = true)]
+    Plan,
+    /// Reserved: golden-set checks before a traffic shift (a later release).
+    #[command(hide = true)]
+    Validate,
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let lambda_mode = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let command = if lambda_mode {
+        None
+    } else {
+        Some(Cli::parse().command)
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            None => run_lambda().await,
+            Some(Command::Serve { listen, config }) => run_serve(listen, config).await,
+            Some(Command::Plan | Command::Validate) => {
+                eprintln!("error: this subcommand is reserved for a later release");
+                Err(2)
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => ExitCode::from(code),
+    }
+}
+
+fn fail(e: StartError) -> u8 {
+    eprintln!("error: {e}");
+    e.exit_code()
+}
+
+async fn run_lambda() -> Result<(), u8> {
+    let env = ProcessEnv;
+    let text = config::text_from_env(&env)
+        .and_then(|t| t.ok_or(config::ConfigError::Missing))
+        .map_err(|e| fail(e.into()))?;
+    let config = Config::parse(&text.0).map_err(|e| fail(e.into()))?;
+    let keys = app::cookie_keys(&env, &config, MissingKey::Refuse).map_err(fail)?;
+    let sdk = app::sdk_config(&env).await.map_err(fail)?;
+    let router = Router::new(config, keys, SdkInvoker::new(&sdk), StdoutSink);
+    lambda::run(router).await.map_err(|e| {
+        eprintln!("error: the Lambda runtime stopped: {e}");
+        3
+    })
+}
+
+async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(), u8> {
+    let env = ProcessEnv;
+    let (text, watch) = match &config_path {
+        Some(path) => (config::read_file(&env, path).map_err(|e| fail(e.into()))?, Some(path.clone())),
+        None => match config::text_from_env(&env).map_err(|e| fail(e.into()))? {
+            Some((text, config::Source::File(path))) => (text, Some(path)),
+            Some((text, config::Source::Inline)) => (text, None),
+            None => return Err(fail(config::ConfigError::Missing.into())),
+        },
+    };
+    let config = Config::parse(&text).map_err(|e| fail(e.into()))?;
+    let keys = app::cookie_keys(&env, &config, MissingKey::Ephemeral).map_err(fail)?;
+    let sdk = app::sdk_config(&env).await.map_err(fail)?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| {
+        fail(StartError::Io {
+            context: format!("cannot listen on {listen}"),
+            source,
+        })
+    })?;
+    let local = listener.local_addr().unwrap_or(listen);
+    let router = Arc::new(Router::new(config, keys, SdkInvoker::new(&sdk), StdoutSink));
+    if let Some(path) = watch {
+        tokio::spawn(serve::watch_config(Arc::clone(&router), path, Duration::from_millis(500)));
+    }
+    eprintln!("canary-router serving on http://{local}");
+    serve::run(router, listener, shutdown_signal()).await.map_err(|e| {
+        eprintln!("error: {e}");
+        3
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Human-readable logs go to stderr only: stdout carries records.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+

@@ -1,0 +1,80 @@
+//! Lambda front door: API Gateway REST (v1), HTTP API (v2) and ALB events through lambda_http,
+//! converted to the router's request and back.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt, service_fn};
+
+use crate::record::RecordSink;
+use crate::router::{self, Router, new_request_id};
+use crate::sagemaker::Invoker;
+
+/// Converts a lambda_http request (body already base64-decoded) into the router's request.
+/// The request ID is API Gateway's where there is one, else the Lambda invocation's.
+pub fn to_request(req: lambda_http::Request) -> router::Request {
+    let apigw_id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(c)) => c.request_id.clone(),
+        Some(RequestContext::ApiGatewayV2(c)) => c.request_id.clone(),
+        _ => None,
+    };
+    let request_id = apigw_id
+        .filter(|id| !id.is_empty())
+        .or_else(|| {
+            req.lambda_context_ref()
+                .map(|c| c.request_id.clone())
+                .filter(|id| !id.is_empty())
+        })
+        .unwrap_or_else(new_request_id);
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(s) => Bytes::from(s.into_bytes()),
+        Body::Binary(b) => Bytes::from(b),
+        // Body is non-exhaustive upstream: take whatever bytes it holds.
+        other => Bytes::copy_from_slice(other.as_ref()),
+    };
+    router::Request {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers,
+        body,
+        request_id,
+    }
+}
+
+/// Converts the router's response for lambda_http, which picks text or base64 from the
+/// Content-Type header (every router response sets one).
+pub fn to_response(resp: router::Response) -> lambda_http::Response<Body> {
+    let (parts, body) = resp.into_parts();
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) if is_textual(&parts.headers) => Body::Text(text),
+            Ok(text) => Body::Binary(text.into_bytes()),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    lambda_http::Response::from_parts(parts, body)
+}
+
+fn is_textual(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.to_ascii_lowercase();
+            ct.starts_with("text/") || crate::transform::is_json(&ct)
+        })
+}
+
+/// Runs the router as the Lambda function until the runtime stops it.
+pub async fn run<I: Invoker, S: RecordSink>(router: Router<I, S>) -> Result<(), lambda_http::Error> {
+    let router = &router;
+    lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
+        Ok::<_, Infallible>(to_response(router.handle(to_request(req)).await))
+    }))
+    .await
+}
