@@ -13,3 +13,4 @@ pub mod router;
 pub mod sagemaker;
 pub mod serve;
 pub mod transform;
+pub mod emulator;

@@ -1,0 +1,1 @@
+//! Local SageMaker Runtime emulator (work in progress).
