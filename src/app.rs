@@ -49,8 +49,15 @@ pub enum MissingKey {
 }
 
 /// Cookie keys from `CANARY_COOKIE_KEY` and `CANARY_COOKIE_KEY_PREVIOUS`.
-pub fn cookie_keys(env: &dyn Env, config: &Config, missing: MissingKey) -> Result<CookieKeys, StartError> {
-    match env.var("CANARY_COOKIE_KEY").filter(|k| !k.trim().is_empty()) {
+pub fn cookie_keys(
+    env: &dyn Env,
+    config: &Config,
+    missing: MissingKey,
+) -> Result<CookieKeys, StartError> {
+    match env
+        .var("CANARY_COOKIE_KEY")
+        .filter(|k| !k.trim().is_empty())
+    {
         Some(key) => Ok(CookieKeys::from_base64(
             &key,
             env.var("CANARY_COOKIE_KEY_PREVIOUS").as_deref(),
@@ -106,7 +113,11 @@ pub fn is_loopback_url(url: &str) -> bool {
         .unwrap_or(url);
     let host = rest.split(['/', '?']).next().unwrap_or("");
     let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host }
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
     });
     host == "localhost" || host.starts_with("127.") || host == "[::1]"
 }
@@ -121,7 +132,9 @@ mod tests {
         assert!(is_loopback_url("http://localhost:8080/"));
         assert!(is_loopback_url("http://[::1]:9000"));
         assert!(is_loopback_url("http://127.0.0.2"));
-        assert!(!is_loopback_url("https://runtime.sagemaker.us-east-1.amazonaws.com"));
+        assert!(!is_loopback_url(
+            "https://runtime.sagemaker.us-east-1.amazonaws.com"
+        ));
         assert!(!is_loopback_url("http://10.0.0.1:8080"));
     }
 }

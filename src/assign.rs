@@ -154,7 +154,13 @@ mod tests {
         let vectors: Vec<Vector> = serde_json::from_str(text).unwrap();
         assert!(vectors.len() >= 30);
         for v in &vectors {
-            assert_eq!(bucket(&v.salt, &v.unit_id), v.bucket, "{:?}/{:?}", v.salt, v.unit_id);
+            assert_eq!(
+                bucket(&v.salt, &v.unit_id),
+                v.bucket,
+                "{:?}/{:?}",
+                v.salt,
+                v.unit_id
+            );
         }
     }
 
@@ -274,7 +280,7 @@ mod tests {
         fn every_bucket_has_exactly_one_owner(weights in proptest::collection::vec(0u32..3000, 1..6)) {
             let mut w = weights;
             let sum: u32 = w.iter().sum();
-            if sum < BUCKETS { if let Some(last) = w.last_mut() { *last += BUCKETS - sum; } }
+            if sum < BUCKETS && let Some(last) = w.last_mut() { *last += BUCKETS - sum; }
             prop_assume!(w.iter().sum::<u32>() == BUCKETS);
             let split = Split::from_weights(&w);
             let mut owned = vec![0u32; w.len()];

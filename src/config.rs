@@ -373,13 +373,13 @@ impl Config {
                     ),
                 ));
             }
-            if let Some(v) = &arm.target_variant {
-                if !is_sagemaker_name(v) {
-                    return Err(ConfigError::invalid(
-                        format!("{key}.target_variant"),
-                        format!("`{v}` is not a SageMaker variant name"),
-                    ));
-                }
+            if let Some(v) = &arm.target_variant
+                && !is_sagemaker_name(v)
+            {
+                return Err(ConfigError::invalid(
+                    format!("{key}.target_variant"),
+                    format!("`{v}` is not a SageMaker variant name"),
+                ));
             }
             if arm.weight > BUCKETS {
                 return Err(ConfigError::invalid(
@@ -432,7 +432,9 @@ impl Config {
                     if !is_media_range(t) {
                         return Err(ConfigError::invalid(
                             format!("content_types[{i}]"),
-                            format!("`{t}` is not a media type like `application/json` or `image/*`"),
+                            format!(
+                                "`{t}` is not a media type like `application/json` or `image/*`"
+                            ),
                         ));
                     }
                 }
@@ -441,7 +443,10 @@ impl Config {
                 }
                 list.iter().map(|t| t.to_ascii_lowercase()).collect()
             }
-            None => DEFAULT_CONTENT_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+            None => DEFAULT_CONTENT_TYPES
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
         };
         let metrics_namespace = raw
             .metrics_namespace
@@ -499,14 +504,12 @@ impl Config {
         if self.raw.version != next.raw.version {
             return Ok(());
         }
-        let same_split = self.raw.salt == next.raw.salt
-            && self.raw.arms.len() == next.raw.arms.len()
-            && self
-                .raw
-                .arms
-                .iter()
-                .zip(&next.raw.arms)
-                .all(|(a, b)| a.name == b.name && a.weight == b.weight && a.endpoint == b.endpoint);
+        let same_split =
+            self.raw.salt == next.raw.salt
+                && self.raw.arms.len() == next.raw.arms.len()
+                && self.raw.arms.iter().zip(&next.raw.arms).all(|(a, b)| {
+                    a.name == b.name && a.weight == b.weight && a.endpoint == b.endpoint
+                });
         if same_split && self.raw.experiment == next.raw.experiment {
             Ok(())
         } else {
@@ -610,8 +613,9 @@ fn is_media_range(s: &str) -> bool {
 }
 
 fn header_name(key: &str, value: &str) -> Result<HeaderName, ConfigError> {
-    HeaderName::from_bytes(value.as_bytes())
-        .map_err(|_| ConfigError::invalid(key, format!("`{value}` is not a valid HTTP header name")))
+    HeaderName::from_bytes(value.as_bytes()).map_err(|_| {
+        ConfigError::invalid(key, format!("`{value}` is not a valid HTTP header name"))
+    })
 }
 
 fn cookie_settings(raw: Option<&RawCookie>) -> Result<CookieSettings, ConfigError> {
@@ -634,7 +638,10 @@ fn cookie_settings(raw: Option<&RawCookie>) -> Result<CookieSettings, ConfigErro
     }
     let renew_before_days = get(|c| c.renew_before_days, DEFAULT_COOKIE_RENEW_BEFORE_DAYS)
         .min(max_age_days.saturating_sub(1));
-    if raw.and_then(|c| c.renew_before_days).is_some_and(|d| d >= max_age_days) {
+    if raw
+        .and_then(|c| c.renew_before_days)
+        .is_some_and(|d| d >= max_age_days)
+    {
         return Err(ConfigError::invalid(
             "cookie.renew_before_days",
             "must be below max_age_days",
@@ -659,13 +666,13 @@ fn cookie_settings(raw: Option<&RawCookie>) -> Result<CookieSettings, ConfigErro
         ));
     }
     let domain = raw.and_then(|c| c.domain.clone());
-    if let Some(d) = &domain {
-        if d.is_empty() || d.contains([';', ',', ' ']) {
-            return Err(ConfigError::invalid(
-                "cookie.domain",
-                format!("`{d}` is not a domain"),
-            ));
-        }
+    if let Some(d) = &domain
+        && (d.is_empty() || d.contains([';', ',', ' ']))
+    {
+        return Err(ConfigError::invalid(
+            "cookie.domain",
+            format!("`{d}` is not a domain"),
+        ));
     }
     const DAY: u64 = 86_400;
     Ok(CookieSettings {
@@ -697,7 +704,9 @@ fn cors_settings(raw: &RawCors) -> Result<Cors, ConfigError> {
         if !valid {
             return Err(ConfigError::invalid(
                 key,
-                format!("`{origin}` is not an origin like https://app.example.com (no path, no trailing slash)"),
+                format!(
+                    "`{origin}` is not an origin like https://app.example.com (no path, no trailing slash)"
+                ),
             ));
         }
     }
@@ -720,13 +729,13 @@ fn overrides(
             if id.is_empty() || id.len() > 256 {
                 return Err(ConfigError::invalid(key, "user IDs are 1 to 256 bytes"));
             }
-            if let Some(prev) = out.users.insert(id.to_owned(), idx) {
-                if prev != idx {
-                    return Err(ConfigError::invalid(
-                        key,
-                        "this user is also listed under another arm",
-                    ));
-                }
+            if let Some(prev) = out.users.insert(id.to_owned(), idx)
+                && prev != idx
+            {
+                return Err(ConfigError::invalid(
+                    key,
+                    "this user is also listed under another arm",
+                ));
             }
         }
     }
@@ -792,7 +801,10 @@ fn timeouts(raw: Option<&RawTimeouts>) -> Result<Timeouts, ConfigError> {
         .and_then(|t| t.total_ms)
         .unwrap_or(DEFAULT_TOTAL_TIMEOUT_MS.max(attempt));
     if attempt == 0 {
-        return Err(ConfigError::invalid("timeouts.attempt_ms", "must be above 0"));
+        return Err(ConfigError::invalid(
+            "timeouts.attempt_ms",
+            "must be above 0",
+        ));
     }
     if total < attempt {
         return Err(ConfigError::invalid(
@@ -831,7 +843,11 @@ mod tests {
 
     fn with(mut v: Value, pointer: &str, new: Value) -> Value {
         let (parent, key) = pointer.rsplit_once('/').unwrap();
-        let target = if parent.is_empty() { &mut v } else { v.pointer_mut(parent).unwrap() };
+        let target = if parent.is_empty() {
+            &mut v
+        } else {
+            v.pointer_mut(parent).unwrap()
+        };
         match target {
             Value::Object(o) => {
                 o.insert(key.to_owned(), new);
@@ -858,7 +874,10 @@ mod tests {
         assert_eq!(c.timeouts.attempt, Duration::from_millis(2000));
         assert_eq!(c.timeouts.total, Duration::from_millis(5000));
         assert_eq!(*c.weights, json!([["control", 9000], ["canary", 1000]]));
-        assert_eq!(c.arms[1].custom_attributes, "experiment=imgclf-lr;arm=canary");
+        assert_eq!(
+            c.arms[1].custom_attributes,
+            "experiment=imgclf-lr;arm=canary"
+        );
         assert_eq!(c.split.arm_for(8999), 0);
         assert_eq!(c.split.arm_for(9000), 1);
     }
@@ -866,35 +885,151 @@ mod tests {
     #[test]
     fn each_error_names_its_key_and_reason() {
         let cases: Vec<(Value, &str)> = vec![
-            (with(base(), "/arms/1/weight", json!(900)), "arms[1].weight: weights sum to 9900, not 10000"),
-            (with(base(), "/arms/1/wieght", json!(1)), "arms[1].wieght: unknown key"),
-            (with(base(), "/colour", json!("blue")), "colour: unknown key"),
-            (with(base(), "/arms/0/weight", json!(-1)), "arms[0].weight: invalid value: integer `-1`"),
-            (with(base(), "/arms/0/weight", json!(10001)), "arms[0].weight: 10001 is above 10000"),
-            (with(base(), "/arms", json!([])), "arms: needs at least one arm"),
-            (with(base(), "/arms/1/name", json!("control")), "arms[1].name: arm `control` is listed twice"),
-            (with(base(), "/arms/1/name", json!("bad name")), "arms[1].name: `bad name` must match"),
-            (with(base(), "/arms/0/endpoint", json!("no_underscores")), "arms[0].endpoint: `no_underscores` is not a SageMaker endpoint name"),
+            (
+                with(base(), "/arms/1/weight", json!(900)),
+                "arms[1].weight: weights sum to 9900, not 10000",
+            ),
+            (
+                with(base(), "/arms/1/wieght", json!(1)),
+                "arms[1].wieght: unknown key",
+            ),
+            (
+                with(base(), "/colour", json!("blue")),
+                "colour: unknown key",
+            ),
+            (
+                with(base(), "/arms/0/weight", json!(-1)),
+                "arms[0].weight: invalid value: integer `-1`",
+            ),
+            (
+                with(base(), "/arms/0/weight", json!(10001)),
+                "arms[0].weight: 10001 is above 10000",
+            ),
+            (
+                with(base(), "/arms", json!([])),
+                "arms: needs at least one arm",
+            ),
+            (
+                with(base(), "/arms/1/name", json!("control")),
+                "arms[1].name: arm `control` is listed twice",
+            ),
+            (
+                with(base(), "/arms/1/name", json!("bad name")),
+                "arms[1].name: `bad name` must match",
+            ),
+            (
+                with(base(), "/arms/0/endpoint", json!("no_underscores")),
+                "arms[0].endpoint: `no_underscores` is not a SageMaker endpoint name",
+            ),
             (with(base(), "/salt", json!("")), "salt: must not be empty"),
-            (with(base(), "/version", json!(" ")), "version: must not be empty"),
-            (with(base(), "/fallback", json!("blue")), "fallback: names arm `blue`, which is not in `arms`"),
-            (with(base(), "/overrides", json!({"users": {"green": ["u1"]}})), "overrides.users.green: names arm `green`"),
-            (with(base(), "/overrides", json!({"users": {"control": ["u1"], "canary": ["u1"]}})), "overrides.users.control[0]: this user is also listed under another arm"),
-            (with(base(), "/overrides", json!({"country": {"header": "CloudFront-Viewer-Country", "arms": {"FR": "nope"}}})), "overrides.country.arms.FR: names arm `nope`"),
-            (with(base(), "/overrides", json!({"forced": {"secret_sha256": "abc"}})), "overrides.forced.secret_sha256: must be 64 hex digits"),
-            (with(base(), "/cookie", json!({"same_site": "None", "secure": false})), "cookie.same_site: None requires secure"),
-            (with(base(), "/cookie", json!({"same_site": "Sideways"})), "cookie.same_site: `Sideways` is not one of"),
-            (with(base(), "/cookie", json!({"max_age_days": 500})), "cookie.max_age_days: 500 is outside"),
-            (with(base(), "/cookie", json!({"renew_before_days": 90})), "cookie.renew_before_days: must be below"),
-            (with(base(), "/cors", json!({"allowed_origins": ["*"]})), "cors.allowed_origins[0]: `*` cannot be used"),
-            (with(base(), "/cors", json!({"allowed_origins": ["https://a.example/"]})), "cors.allowed_origins[0]: `https://a.example/` is not an origin"),
-            (with(base(), "/timeouts", json!({"attempt_ms": 3000, "total_ms": 1000})), "timeouts.total_ms: 1000 is below attempt_ms"),
-            (with(base(), "/timeouts", json!({"total_ms": 40000})), "timeouts.total_ms: 40000 is above"),
-            (with(base(), "/content_types", json!(["json"])), "content_types[0]: `json` is not a media type"),
-            (with(base(), "/user_header", json!("bad header")), "user_header: `bad header` is not a valid HTTP header name"),
-            (with(base(), "/preprocess", json!({"normalize": {"x": {"mean": 0, "std": 0}}})), "preprocess.normalize.x.std: must be a number above 0"),
-            (with(base(), "/arms/1/postprocess", json!({"top_k": {"field": "p", "k": 1}})), "arms[1].postprocess.top_k.field: `p` is not a JSON Pointer"),
-            (with(base(), "/arms/1/preprocess", json!({"requires": []})), "arms[1].preprocess.requires: unknown key"),
+            (
+                with(base(), "/version", json!(" ")),
+                "version: must not be empty",
+            ),
+            (
+                with(base(), "/fallback", json!("blue")),
+                "fallback: names arm `blue`, which is not in `arms`",
+            ),
+            (
+                with(base(), "/overrides", json!({"users": {"green": ["u1"]}})),
+                "overrides.users.green: names arm `green`",
+            ),
+            (
+                with(
+                    base(),
+                    "/overrides",
+                    json!({"users": {"control": ["u1"], "canary": ["u1"]}}),
+                ),
+                "overrides.users.control[0]: this user is also listed under another arm",
+            ),
+            (
+                with(
+                    base(),
+                    "/overrides",
+                    json!({"country": {"header": "CloudFront-Viewer-Country", "arms": {"FR": "nope"}}}),
+                ),
+                "overrides.country.arms.FR: names arm `nope`",
+            ),
+            (
+                with(
+                    base(),
+                    "/overrides",
+                    json!({"forced": {"secret_sha256": "abc"}}),
+                ),
+                "overrides.forced.secret_sha256: must be 64 hex digits",
+            ),
+            (
+                with(
+                    base(),
+                    "/cookie",
+                    json!({"same_site": "None", "secure": false}),
+                ),
+                "cookie.same_site: None requires secure",
+            ),
+            (
+                with(base(), "/cookie", json!({"same_site": "Sideways"})),
+                "cookie.same_site: `Sideways` is not one of",
+            ),
+            (
+                with(base(), "/cookie", json!({"max_age_days": 500})),
+                "cookie.max_age_days: 500 is outside",
+            ),
+            (
+                with(base(), "/cookie", json!({"renew_before_days": 90})),
+                "cookie.renew_before_days: must be below",
+            ),
+            (
+                with(base(), "/cors", json!({"allowed_origins": ["*"]})),
+                "cors.allowed_origins[0]: `*` cannot be used",
+            ),
+            (
+                with(
+                    base(),
+                    "/cors",
+                    json!({"allowed_origins": ["https://a.example/"]}),
+                ),
+                "cors.allowed_origins[0]: `https://a.example/` is not an origin",
+            ),
+            (
+                with(
+                    base(),
+                    "/timeouts",
+                    json!({"attempt_ms": 3000, "total_ms": 1000}),
+                ),
+                "timeouts.total_ms: 1000 is below attempt_ms",
+            ),
+            (
+                with(base(), "/timeouts", json!({"total_ms": 40000})),
+                "timeouts.total_ms: 40000 is above",
+            ),
+            (
+                with(base(), "/content_types", json!(["json"])),
+                "content_types[0]: `json` is not a media type",
+            ),
+            (
+                with(base(), "/user_header", json!("bad header")),
+                "user_header: `bad header` is not a valid HTTP header name",
+            ),
+            (
+                with(
+                    base(),
+                    "/preprocess",
+                    json!({"normalize": {"x": {"mean": 0, "std": 0}}}),
+                ),
+                "preprocess.normalize.x.std: must be a number above 0",
+            ),
+            (
+                with(
+                    base(),
+                    "/arms/1/postprocess",
+                    json!({"top_k": {"field": "p", "k": 1}}),
+                ),
+                "arms[1].postprocess.top_k.field: `p` is not a JSON Pointer",
+            ),
+            (
+                with(base(), "/arms/1/preprocess", json!({"requires": []})),
+                "arms[1].preprocess.requires: unknown key",
+            ),
         ];
         for (config, want) in cases {
             let got = error_of(config);
@@ -902,7 +1037,12 @@ mod tests {
         }
         let missing = json!({"experiment": "e", "version": "v", "salt": "s"});
         assert!(error_of(missing).contains("missing field `arms`"));
-        assert!(Config::parse("{not json").unwrap_err().to_string().contains("key must be a string"));
+        assert!(
+            Config::parse("{not json")
+                .unwrap_err()
+                .to_string()
+                .contains("key must be a string")
+        );
     }
 
     #[test]
@@ -920,19 +1060,29 @@ mod tests {
         let v = with(base(), "/preprocess", json!({"require": ["features"]}));
         let v = with(v, "/arms/1/preprocess", json!({"require": ["pixels"]}));
         let c = Config::parse(&v.to_string()).unwrap();
-        assert_eq!(c.arms[0].preprocess.as_ref().unwrap().require, vec!["features"]);
-        assert_eq!(c.arms[1].preprocess.as_ref().unwrap().require, vec!["pixels"]);
+        assert_eq!(
+            c.arms[0].preprocess.as_ref().unwrap().require,
+            vec!["features"]
+        );
+        assert_eq!(
+            c.arms[1].preprocess.as_ref().unwrap().require,
+            vec!["pixels"]
+        );
         assert!(c.arms[0].postprocess.is_none());
     }
 
     #[test]
     fn overrides_resolve_to_arm_indexes() {
         let digest = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
-        let v = with(base(), "/overrides", json!({
-            "users": {"canary": ["qa-alice", " qa-bob "]},
-            "country": {"header": "CloudFront-Viewer-Country", "arms": {"fr": "canary"}},
-            "forced": {"secret_sha256": digest}
-        }));
+        let v = with(
+            base(),
+            "/overrides",
+            json!({
+                "users": {"canary": ["qa-alice", " qa-bob "]},
+                "country": {"header": "CloudFront-Viewer-Country", "arms": {"fr": "canary"}},
+                "forced": {"secret_sha256": digest}
+            }),
+        );
         let c = Config::parse(&v.to_string()).unwrap();
         assert_eq!(c.overrides.users.get("qa-bob"), Some(&1));
         let country = c.overrides.country.unwrap();
@@ -949,11 +1099,17 @@ mod tests {
         let ramp = with(ramp, "/arms/1/weight", json!(5000));
         let same_version = Config::parse(&ramp.to_string()).unwrap();
         let err = old.check_reload(&same_version).unwrap_err().to_string();
-        assert!(err.starts_with("version: `2026-11-26.1` is unchanged"), "{err}");
-        let new_version = Config::parse(&with(ramp, "/version", json!("2026-11-26.2")).to_string()).unwrap();
+        assert!(
+            err.starts_with("version: `2026-11-26.1` is unchanged"),
+            "{err}"
+        );
+        let new_version =
+            Config::parse(&with(ramp, "/version", json!("2026-11-26.2")).to_string()).unwrap();
         old.check_reload(&new_version).unwrap();
         // A change that does not touch the split (a new timeout) may keep the version.
-        let tweak = Config::parse(&with(base(), "/timeouts", json!({"attempt_ms": 100})).to_string()).unwrap();
+        let tweak =
+            Config::parse(&with(base(), "/timeouts", json!({"attempt_ms": 100})).to_string())
+                .unwrap();
         old.check_reload(&tweak).unwrap();
         let salt = Config::parse(&with(base(), "/salt", json!("other")).to_string()).unwrap();
         assert!(old.check_reload(&salt).is_err());
@@ -968,7 +1124,10 @@ mod tests {
             if path == Path::new("/etc/canary.json") {
                 Ok("{}".into())
             } else {
-                Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file",
+                ))
             }
         }
     }
@@ -976,17 +1135,26 @@ mod tests {
     #[test]
     fn env_sources() {
         let env = MapEnv(HashMap::from([("CANARY_CONFIG", "{\"a\":1}")]));
-        assert_eq!(text_from_env(&env).unwrap(), Some(("{\"a\":1}".into(), Source::Inline)));
+        assert_eq!(
+            text_from_env(&env).unwrap(),
+            Some(("{\"a\":1}".into(), Source::Inline))
+        );
         let env = MapEnv(HashMap::from([("CANARY_CONFIG_FILE", "/etc/canary.json")]));
         assert_eq!(
             text_from_env(&env).unwrap(),
             Some(("{}".into(), Source::File("/etc/canary.json".into())))
         );
-        let env = MapEnv(HashMap::from([("CANARY_CONFIG", "{}"), ("CANARY_CONFIG_FILE", "/x")]));
+        let env = MapEnv(HashMap::from([
+            ("CANARY_CONFIG", "{}"),
+            ("CANARY_CONFIG_FILE", "/x"),
+        ]));
         assert!(matches!(text_from_env(&env), Err(ConfigError::BothSources)));
         let env = MapEnv(HashMap::from([("CANARY_CONFIG_FILE", "/missing.json")]));
         let err = text_from_env(&env).unwrap_err().to_string();
-        assert!(err.starts_with("cannot read config file /missing.json"), "{err}");
+        assert!(
+            err.starts_with("cannot read config file /missing.json"),
+            "{err}"
+        );
         assert_eq!(text_from_env(&MapEnv(HashMap::new())).unwrap(), None);
     }
 }

@@ -53,7 +53,10 @@ pub fn preflight(out: &mut HeaderMap, cors: &Cors, user_header: &HeaderName) {
     if let Ok(v) = HeaderValue::from_str(&allow) {
         out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
     }
-    out.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(cors.max_age_seconds));
+    out.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from(cors.max_age_seconds),
+    );
 }
 
 #[cfg(test)]
@@ -70,10 +73,16 @@ mod tests {
     #[test]
     fn only_listed_origins_are_allowed() {
         let mut h = HeaderMap::new();
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://app.example.com"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://app.example.com"),
+        );
         assert!(allowed_origin(Some(&cors()), &h).is_some());
         assert!(allowed_origin(None, &h).is_none());
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(allowed_origin(Some(&cors()), &h).is_none());
         let mut out = HeaderMap::new();
         decorate(&mut out, None);
@@ -84,16 +93,30 @@ mod tests {
     #[test]
     fn preflight_allows_credentials_and_the_user_header() {
         let mut h = HeaderMap::new();
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://app.example.com"));
-        h.insert(header::ACCESS_CONTROL_REQUEST_METHOD, HeaderValue::from_static("POST"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://app.example.com"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("POST"),
+        );
         assert!(is_preflight(&http::Method::OPTIONS, &h));
         assert!(!is_preflight(&http::Method::POST, &h));
         let mut out = HeaderMap::new();
         decorate(&mut out, allowed_origin(Some(&cors()), &h));
         preflight(&mut out, &cors(), &HeaderName::from_static("x-user-id"));
         assert_eq!(out[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
-        assert_eq!(out[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
-        assert!(out[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().contains("x-user-id"));
+        assert_eq!(
+            out[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
+        assert!(
+            out[header::ACCESS_CONTROL_ALLOW_HEADERS]
+                .to_str()
+                .unwrap()
+                .contains("x-user-id")
+        );
         assert_eq!(out[header::ACCESS_CONTROL_MAX_AGE], "600");
     }
 }

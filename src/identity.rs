@@ -174,7 +174,12 @@ pub fn mint_id() -> String {
 }
 
 /// The `Set-Cookie` header value carrying `id`, issued at `now`.
-pub fn set_cookie(settings: &CookieSettings, keys: &CookieKeys, id: &str, now: SystemTime) -> String {
+pub fn set_cookie(
+    settings: &CookieSettings,
+    keys: &CookieKeys,
+    id: &str,
+    now: SystemTime,
+) -> String {
     let issued = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     let mut jar = CookieJar::new();
     jar.signed_mut(&keys.current)
@@ -242,12 +247,17 @@ pub(crate) mod tests {
 
     #[test]
     fn header_ids_are_trimmed_and_bounded() {
-        assert_eq!(from_header("X-User-Id", Some(b"  alice \t")).unwrap(), Some("alice".into()));
+        assert_eq!(
+            from_header("X-User-Id", Some(b"  alice \t")).unwrap(),
+            Some("alice".into())
+        );
         assert_eq!(from_header("X-User-Id", Some(b"   ")).unwrap(), None);
         assert_eq!(from_header("X-User-Id", None).unwrap(), None);
         assert_eq!(
             from_header("X-User-Id", Some(&[0xff, 0xfe])).unwrap_err(),
-            IdentityError::NotUtf8 { header: "X-User-Id".into() }
+            IdentityError::NotUtf8 {
+                header: "X-User-Id".into()
+            }
         );
         let long = "a".repeat(257);
         assert!(matches!(
@@ -255,7 +265,10 @@ pub(crate) mod tests {
             Err(IdentityError::TooLong { len: 257, .. })
         ));
         let max = "é".repeat(128);
-        assert_eq!(from_header("X-User-Id", Some(max.as_bytes())).unwrap(), Some(max));
+        assert_eq!(
+            from_header("X-User-Id", Some(max.as_bytes())).unwrap(),
+            Some(max)
+        );
     }
 
     #[test]
@@ -265,10 +278,19 @@ pub(crate) mod tests {
         assert_eq!(id.len(), 32);
         let header = set_cookie(&settings(), &keys(), &id, now);
         assert!(header.starts_with("canary_uid="), "{header}");
-        for attr in ["HttpOnly", "Path=/", "Max-Age=7776000", "Secure", "SameSite=Lax"] {
+        for attr in [
+            "HttpOnly",
+            "Path=/",
+            "Max-Age=7776000",
+            "Secure",
+            "SameSite=Lax",
+        ] {
             assert!(header.contains(attr), "{attr} missing in {header}");
         }
-        assert!(!header.starts_with(&format!("canary_uid={id}")), "the value is signed, not the bare id");
+        assert!(
+            !header.starts_with(&format!("canary_uid={id}")),
+            "the value is signed, not the bare id"
+        );
         let check = from_cookies([pair(&header).as_str()], &settings(), &keys(), now);
         assert_eq!(check, CookieCheck::Valid { id, renew: false });
     }
@@ -301,7 +323,11 @@ pub(crate) mod tests {
             "canary_uid=%%%; ;;=",
             foreign.as_str(),
         ] {
-            assert_eq!(from_cookies([bad], &settings(), &keys(), now), CookieCheck::Absent, "{bad}");
+            assert_eq!(
+                from_cookies([bad], &settings(), &keys(), now),
+                CookieCheck::Absent,
+                "{bad}"
+            );
         }
     }
 
@@ -313,7 +339,10 @@ pub(crate) mod tests {
         let at = |days: u64| issued + Duration::from_secs(days * DAY);
         assert_eq!(
             from_cookies([c.as_str()], &settings(), &keys(), at(1)),
-            CookieCheck::Valid { id: id.clone(), renew: false }
+            CookieCheck::Valid {
+                id: id.clone(),
+                renew: false
+            }
         );
         // Inside the renewal window: still valid, re-issued.
         assert_eq!(
@@ -321,10 +350,18 @@ pub(crate) mod tests {
             CookieCheck::Valid { id, renew: true }
         );
         // Correctly signed but older than max_age: refused.
-        assert_eq!(from_cookies([c.as_str()], &settings(), &keys(), at(90)), CookieCheck::Absent);
+        assert_eq!(
+            from_cookies([c.as_str()], &settings(), &keys(), at(90)),
+            CookieCheck::Absent
+        );
         // Issued far in the future (a forged clock would need the key): refused.
         assert_eq!(
-            from_cookies([c.as_str()], &settings(), &keys(), issued - Duration::from_secs(3600)),
+            from_cookies(
+                [c.as_str()],
+                &settings(),
+                &keys(),
+                issued - Duration::from_secs(3600)
+            ),
             CookieCheck::Absent
         );
     }
@@ -338,10 +375,16 @@ pub(crate) mod tests {
         let c = pair(&set_cookie(&settings(), &old, &id, now));
         assert_eq!(
             from_cookies([c.as_str()], &settings(), &rotated, now),
-            CookieCheck::Valid { id: id.clone(), renew: true }
+            CookieCheck::Valid {
+                id: id.clone(),
+                renew: true
+            }
         );
         let new_only = CookieKeys::from_base64(&key_b64(2), None).unwrap();
-        assert_eq!(from_cookies([c.as_str()], &settings(), &new_only, now), CookieCheck::Absent);
+        assert_eq!(
+            from_cookies([c.as_str()], &settings(), &new_only, now),
+            CookieCheck::Absent
+        );
     }
 
     #[test]
@@ -360,16 +403,23 @@ pub(crate) mod tests {
     fn keys_must_be_long_enough_base64() {
         assert_eq!(
             CookieKeys::from_base64("not base64!", None).unwrap_err(),
-            KeyError::NotBase64 { var: "CANARY_COOKIE_KEY" }
+            KeyError::NotBase64 {
+                var: "CANARY_COOKIE_KEY"
+            }
         );
         let short = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
         assert_eq!(
             CookieKeys::from_base64(&short, None).unwrap_err(),
-            KeyError::TooShort { var: "CANARY_COOKIE_KEY", len: 32 }
+            KeyError::TooShort {
+                var: "CANARY_COOKIE_KEY",
+                len: 32
+            }
         );
         assert!(matches!(
             CookieKeys::from_base64(&key_b64(1), Some("??")),
-            Err(KeyError::NotBase64 { var: "CANARY_COOKIE_KEY_PREVIOUS" })
+            Err(KeyError::NotBase64 {
+                var: "CANARY_COOKIE_KEY_PREVIOUS"
+            })
         ));
         assert!(!format!("{:?}", keys()).contains("1, 1"));
     }

@@ -71,7 +71,9 @@ fn is_textual(headers: &http::HeaderMap) -> bool {
 }
 
 /// Runs the router as the Lambda function until the runtime stops it.
-pub async fn run<I: Invoker, S: RecordSink>(router: Router<I, S>) -> Result<(), lambda_http::Error> {
+pub async fn run<I: Invoker, S: RecordSink>(
+    router: Router<I, S>,
+) -> Result<(), lambda_http::Error> {
     let router = &router;
     lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
         Ok::<_, Infallible>(to_response(router.handle(to_request(req)).await))

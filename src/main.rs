@@ -17,7 +17,11 @@ use canary_router::sagemaker::SdkInvoker;
 use canary_router::{lambda, serve};
 
 #[derive(Parser)]
-#[command(name = "canary-router", version, about = "Sticky canary, blue-green and A/B routing for SageMaker endpoints")]
+#[command(
+    name = "canary-router",
+    version,
+    about = "Sticky canary, blue-green and A/B routing for SageMaker endpoints"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,7 +54,10 @@ fn main() -> ExitCode {
     } else {
         Some(Cli::parse().command)
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -96,7 +103,10 @@ async fn run_lambda() -> Result<(), u8> {
 async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(), u8> {
     let env = ProcessEnv;
     let (text, watch) = match &config_path {
-        Some(path) => (config::read_file(&env, path).map_err(|e| fail(e.into()))?, Some(path.clone())),
+        Some(path) => (
+            config::read_file(&env, path).map_err(|e| fail(e.into()))?,
+            Some(path.clone()),
+        ),
         None => match config::text_from_env(&env).map_err(|e| fail(e.into()))? {
             Some((text, config::Source::File(path))) => (text, Some(path)),
             Some((text, config::Source::Inline)) => (text, None),
@@ -106,35 +116,44 @@ async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(
     let config = Config::parse(&text).map_err(|e| fail(e.into()))?;
     let keys = app::cookie_keys(&env, &config, MissingKey::Ephemeral).map_err(fail)?;
     let sdk = app::sdk_config(&env).await.map_err(fail)?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| {
-        fail(StartError::Io {
-            context: format!("cannot listen on {listen}"),
-            source,
-        })
-    })?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| {
+            fail(StartError::Io {
+                context: format!("cannot listen on {listen}"),
+                source,
+            })
+        })?;
     let local = listener.local_addr().unwrap_or(listen);
     let router = Arc::new(Router::new(config, keys, SdkInvoker::new(&sdk), StdoutSink));
     if let Some(path) = watch {
-        tokio::spawn(serve::watch_config(Arc::clone(&router), path, Duration::from_millis(500)));
+        tokio::spawn(serve::watch_config(
+            Arc::clone(&router),
+            path,
+            Duration::from_millis(500),
+        ));
     }
     eprintln!("canary-router serving on http://{local}");
-    serve::run(router, listener, shutdown_signal()).await.map_err(|e| {
-        eprintln!("error: {e}");
-        3
-    })
+    serve::run(router, listener, shutdown_signal())
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            3
+        })
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -160,4 +179,3 @@ fn init_tracing() {
         builder.with_ansi(false).init();
     }
 }
-

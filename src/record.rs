@@ -108,10 +108,22 @@ impl Metrics {
         has_model_latency: bool,
     ) -> Metrics {
         let mut metrics = vec![
-            EmfMetric { name: "invocations", unit: "Count" },
-            EmfMetric { name: "errors", unit: "Count" },
-            EmfMetric { name: "fallbacks", unit: "Count" },
-            EmfMetric { name: "latency_ms", unit: "Milliseconds" },
+            EmfMetric {
+                name: "invocations",
+                unit: "Count",
+            },
+            EmfMetric {
+                name: "errors",
+                unit: "Count",
+            },
+            EmfMetric {
+                name: "fallbacks",
+                unit: "Count",
+            },
+            EmfMetric {
+                name: "latency_ms",
+                unit: "Milliseconds",
+            },
         ];
         if has_model_latency {
             metrics.push(EmfMetric {
@@ -212,7 +224,14 @@ mod tests {
             latency_ms: 1.5,
             model_latency_ms: Some(1.0),
             outcome: None,
-            metrics: Some(Metrics::for_decision("CanaryRouter", 7, true, 200, true, true)),
+            metrics: Some(Metrics::for_decision(
+                "CanaryRouter",
+                7,
+                true,
+                200,
+                true,
+                true,
+            )),
         };
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["kind"], "decision");
@@ -239,7 +258,10 @@ mod tests {
     fn emf_without_an_arm_uses_experiment_only() {
         let m = Metrics::for_decision("NS", 1, false, 502, false, false);
         let v = serde_json::to_value(&m).unwrap();
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["experiment"]]));
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["experiment"]])
+        );
         assert_eq!(v["errors"], 1);
         let names: Vec<_> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()

@@ -16,7 +16,7 @@ use crate::cors;
 use crate::error::ErrorKind;
 use crate::identity::{self, CookieCheck, CookieKeys, IdSource};
 use crate::record::{Kind, Metrics, OutcomeFields, Record, RecordSink};
-use crate::sagemaker::{InvokeError, Invocation, Invoker, ModelAnswer};
+use crate::sagemaker::{Invocation, InvokeError, Invoker, ModelAnswer};
 use crate::transform::{self, RequestContext};
 
 /// Largest request body accepted: Lambda's synchronous payload limit.
@@ -217,7 +217,10 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
         let Some(unit_id) = identity.unit_id else {
             let f = Failure::new(
                 ErrorKind::NoUnit,
-                format!("send the {} header: cookies are disabled in this config", cfg.user_header),
+                format!(
+                    "send the {} header: cookies are disabled in this config",
+                    cfg.user_header
+                ),
             );
             return self.finish_error(cfg, trace, f);
         };
@@ -245,9 +248,9 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
         trace: &mut Trace,
         now: SystemTime,
     ) -> Result<(ModelAnswer, Bytes), Failure> {
-        let assignment = trace.assignment.ok_or_else(|| {
-            Failure::new(ErrorKind::Internal, "prediction without an assignment")
-        })?;
+        let assignment = trace
+            .assignment
+            .ok_or_else(|| Failure::new(ErrorKind::Internal, "prediction without an assignment"))?;
         let content_type = header_str(&req.headers, header::CONTENT_TYPE)
             .unwrap_or("application/json")
             .to_owned();
@@ -271,7 +274,15 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
         let mut model_time = Duration::ZERO;
         let result = loop {
             let arm = &cfg.arms[arm_idx];
-            let body = prepare_body(cfg, arm_idx, &req.body, &content_type, country, &ts, &trace.request_id)?;
+            let body = prepare_body(
+                cfg,
+                arm_idx,
+                &req.body,
+                &content_type,
+                country,
+                &ts,
+                &trace.request_id,
+            )?;
             let call = Invocation {
                 endpoint: &arm.endpoint,
                 target_variant: arm.target_variant.as_deref(),
@@ -302,7 +313,11 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
                         "endpoint call failed"
                     );
                     match cfg.fallback {
-                        Some(fb) if fb != arm_idx && arm_idx == assignment.arm && e.kind.allows_fallback() => {
+                        Some(fb)
+                            if fb != arm_idx
+                                && arm_idx == assignment.arm
+                                && e.kind.allows_fallback() =>
+                        {
                             arm_idx = fb;
                         }
                         _ => break Err(Failure::from(e)),
@@ -316,7 +331,10 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
         let body = match &served.postprocess {
             None => answer.body.clone(),
             Some(spec) => {
-                let is_json = answer.content_type.as_deref().is_none_or(transform::is_json);
+                let is_json = answer
+                    .content_type
+                    .as_deref()
+                    .is_none_or(transform::is_json);
                 if !is_json {
                     return Err(Failure::new(
                         ErrorKind::Internal,
@@ -423,7 +441,8 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             .filter_map(|v| v.to_str().ok());
         match identity::from_cookies(cookies, &cfg.cookie, &self.keys, now) {
             CookieCheck::Valid { id, renew } => {
-                let set_cookie = renew.then(|| identity::set_cookie(&cfg.cookie, &self.keys, &id, now));
+                let set_cookie =
+                    renew.then(|| identity::set_cookie(&cfg.cookie, &self.keys, &id, now));
                 Ok(Identity {
                     unit_id: Some(id),
                     source: IdSource::Cookie,
@@ -475,19 +494,22 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
                 set(headers, "x-canary-served-arm", &cfg.arms[served].name);
             }
         }
-        if let Some(c) = &trace.set_cookie {
-            if let Ok(v) = HeaderValue::from_str(c) {
-                headers.append(header::SET_COOKIE, v);
-            }
+        if let Some(c) = &trace.set_cookie
+            && let Ok(v) = HeaderValue::from_str(c)
+        {
+            headers.append(header::SET_COOKIE, v);
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         let now = SystemTime::now();
         let latency = trace.started.elapsed();
-        let fallback = matches!((trace.assignment, trace.served_arm), (Some(a), Some(s)) if a.arm != s);
+        let fallback =
+            matches!((trace.assignment, trace.served_arm), (Some(a), Some(s)) if a.arm != s);
         let metrics = (trace.kind == Kind::Decision).then(|| {
             Metrics::for_decision(
                 &cfg.metrics_namespace,
-                now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
+                now.duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis() as u64,
                 trace.assignment.is_some(),
                 status,
                 fallback,
@@ -550,7 +572,9 @@ fn assign_unit(cfg: &Config, headers: &HeaderMap, unit_id: &str) -> Assignment {
     });
     let user_list = o.users.get(unit_id).copied();
     let country = o.country.as_ref().and_then(|rule| {
-        let code = header_str(headers, rule.header.clone())?.trim().to_ascii_uppercase();
+        let code = header_str(headers, rule.header.clone())?
+            .trim()
+            .to_ascii_uppercase();
         rule.arms.get(&code).copied()
     });
     let hits = OverrideHits {
@@ -604,16 +628,16 @@ fn prepare_body(
 
 fn parse_feedback(req: &Request) -> Result<OutcomeFields, Failure> {
     let bad = |m: String| Failure::new(ErrorKind::BadRequest, m);
-    if let Some(ct) = header_str(&req.headers, header::CONTENT_TYPE) {
-        if !transform::is_json(ct) {
-            return Err(Failure::new(
-                ErrorKind::UnsupportedMediaType,
-                format!("feedback is JSON: send Content-Type: application/json, not `{ct}`"),
-            ));
-        }
+    if let Some(ct) = header_str(&req.headers, header::CONTENT_TYPE)
+        && !transform::is_json(ct)
+    {
+        return Err(Failure::new(
+            ErrorKind::UnsupportedMediaType,
+            format!("feedback is JSON: send Content-Type: application/json, not `{ct}`"),
+        ));
     }
-    let body: FeedbackBody = serde_json::from_slice(&req.body)
-        .map_err(|e| bad(format!("feedback body: {e}")))?;
+    let body: FeedbackBody =
+        serde_json::from_slice(&req.body).map_err(|e| bad(format!("feedback body: {e}")))?;
     let event_ok = (1..=64).contains(&body.event.len())
         && body
             .event
@@ -626,10 +650,10 @@ fn parse_feedback(req: &Request) -> Result<OutcomeFields, Failure> {
     if !value.is_finite() {
         return Err(bad("`value` must be a finite number".to_owned()));
     }
-    if let Some(p) = &body.prediction_id {
-        if p.is_empty() || p.len() > 128 {
-            return Err(bad("`prediction_id` must be 1 to 128 characters".to_owned()));
-        }
+    if let Some(p) = &body.prediction_id
+        && (p.is_empty() || p.len() > 128)
+    {
+        return Err(bad("`prediction_id` must be 1 to 128 characters".to_owned()));
     }
     Ok(OutcomeFields {
         event: Some(body.event),
@@ -750,7 +774,14 @@ pub fn new_request_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = assign::hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 #[cfg(test)]

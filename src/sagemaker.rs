@@ -95,10 +95,10 @@ impl SdkInvoker {
     }
 
     fn client(&self, timeouts: Timeouts) -> sm::Client {
-        if let Ok(clients) = self.clients.read() {
-            if let Some((_, c)) = clients.iter().find(|(t, _)| *t == timeouts) {
-                return c.clone();
-            }
+        if let Ok(clients) = self.clients.read()
+            && let Some((_, c)) = clients.iter().find(|(t, _)| *t == timeouts)
+        {
+            return c.clone();
         }
         let timeout_config = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT.min(timeouts.attempt))
@@ -136,7 +136,10 @@ impl Invoker for SdkInvoker {
         }
         match req.send().await {
             Ok(out) => Ok(ModelAnswer {
-                body: out.body.map(|b| Bytes::from(b.into_inner())).unwrap_or_default(),
+                body: out
+                    .body
+                    .map(|b| Bytes::from(b.into_inner()))
+                    .unwrap_or_default(),
                 content_type: out.content_type,
                 invoked_variant: out.invoked_production_variant,
             }),

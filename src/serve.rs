@@ -117,7 +117,9 @@ pub async fn watch_config<I: Invoker, S: RecordSink>(
             router.reload(c).map(|()| version)
         }) {
             Ok(version) => tracing::info!(path = %path.display(), %version, "config reloaded"),
-            Err(e) => tracing::error!(path = %path.display(), reason = %e, "config reload refused; the previous config keeps serving"),
+            Err(e) => {
+                tracing::error!(path = %path.display(), reason = %e, "config reload refused; the previous config keeps serving")
+            }
         }
     }
 }

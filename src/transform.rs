@@ -238,14 +238,14 @@ fn normalize(field: &str, value: &mut Value, z: &ZScore) -> Result<(), Transform
             *value = scale(x, 0)?;
         }
         Value::Array(items) => {
-            if let Scalars::Each(m) = &z.mean {
-                if m.len() != items.len() {
-                    return Err(bad(&format!(
-                        "has {} elements, the configured mean has {}",
-                        items.len(),
-                        m.len()
-                    )));
-                }
+            if let Scalars::Each(m) = &z.mean
+                && m.len() != items.len()
+            {
+                return Err(bad(&format!(
+                    "has {} elements, the configured mean has {}",
+                    items.len(),
+                    m.len()
+                )));
             }
             for (i, item) in items.iter_mut().enumerate() {
                 let x = item
@@ -317,15 +317,15 @@ fn top_k(scores: &Value, spec: &TopK) -> Result<Value, String> {
             .ok_or_else(|| format!("`{}`[{i}] is not a number", spec.field))?;
         ranked.push((i, score));
     }
-    if let Some(labels) = &spec.labels {
-        if labels.len() != ranked.len() {
-            return Err(format!(
-                "`{}` has {} scores but {} labels are configured",
-                spec.field,
-                ranked.len(),
-                labels.len()
-            ));
-        }
+    if let Some(labels) = &spec.labels
+        && labels.len() != ranked.len()
+    {
+        return Err(format!(
+            "`{}` has {} scores but {} labels are configured",
+            spec.field,
+            ranked.len(),
+            labels.len()
+        ));
     }
     // Highest score first; ties keep index order so the answer is deterministic.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -360,13 +360,13 @@ impl PreSpec {
                     return Err((format!("{p}.std"), "must be a number above 0".into()));
                 }
             }
-            if let (Scalars::Each(m), Scalars::Each(s)) = (&z.mean, &z.std) {
-                if m.len() != s.len() {
-                    return Err((
-                        format!("{p}.std"),
-                        format!("has {} values, mean has {}", s.len(), m.len()),
-                    ));
-                }
+            if let (Scalars::Each(m), Scalars::Each(s)) = (&z.mean, &z.std)
+                && m.len() != s.len()
+            {
+                return Err((
+                    format!("{p}.std"),
+                    format!("has {} values, mean has {}", s.len(), m.len()),
+                ));
             }
             if matches!((&z.mean, &z.std), (Scalars::One(_), Scalars::Each(_))) {
                 return Err((
@@ -489,8 +489,15 @@ mod tests {
 
     #[test]
     fn require_names_every_missing_field() {
-        let err = pre(json!({"require": ["a", "b", "c"]}), json!({"b": 1, "c": null})).unwrap_err();
-        assert_eq!(err, TransformError::MissingFields(vec!["a".into(), "c".into()]));
+        let err = pre(
+            json!({"require": ["a", "b", "c"]}),
+            json!({"b": 1, "c": null}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            TransformError::MissingFields(vec!["a".into(), "c".into()])
+        );
         assert_eq!(err.to_string(), "missing required field(s): a, c");
     }
 
@@ -573,7 +580,11 @@ mod tests {
 
     #[test]
     fn threshold_on_plain_numbers() {
-        let out = post(json!({"threshold": {"field": "/s", "min": 0.5}}), json!({"s": [0.1, 0.5, 0.9]})).unwrap();
+        let out = post(
+            json!({"threshold": {"field": "/s", "min": 0.5}}),
+            json!({"s": [0.1, 0.5, 0.9]}),
+        )
+        .unwrap();
         assert_eq!(out, json!({"s": [0.5, 0.9]}));
     }
 
@@ -601,12 +612,16 @@ mod tests {
         let (path, msg) = spec.validate("arms[1].postprocess").unwrap_err();
         assert_eq!(path, "arms[1].postprocess.top_k.field");
         assert!(msg.contains("/probabilities"));
-        let spec: PreSpec =
-            serde_json::from_value(json!({"requre": ["x"], "x-note": 1, "context": {"cuntry": "c"}}))
-                .unwrap();
+        let spec: PreSpec = serde_json::from_value(
+            json!({"requre": ["x"], "x-note": 1, "context": {"cuntry": "c"}}),
+        )
+        .unwrap();
         assert_eq!(
             spec.unknown_keys("preprocess"),
-            vec!["preprocess.requre".to_owned(), "preprocess.context.cuntry".to_owned()]
+            vec![
+                "preprocess.requre".to_owned(),
+                "preprocess.context.cuntry".to_owned()
+            ]
         );
     }
 }

@@ -28,7 +28,12 @@ fn load_event(name: &str) -> String {
         "0123456789abcdef0123456789abcdef",
         SystemTime::now(),
     );
-    let value = cookie.split(';').next().unwrap().trim_start_matches("canary_uid=").to_owned();
+    let value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("canary_uid=")
+        .to_owned();
     text.replace("REPLACE_WITH_SIGNED_COOKIE", &value)
 }
 
@@ -63,12 +68,21 @@ fn header<'a>(resp: &'a Value, name: &str) -> Option<&'a str> {
 fn set_cookies(resp: &Value) -> Vec<String> {
     let mut out: Vec<String> = resp["cookies"]
         .as_array()
-        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(obj) = resp["multiValueHeaders"].as_object() {
         for (k, v) in obj {
             if k.eq_ignore_ascii_case("set-cookie") {
-                out.extend(v.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()));
+                out.extend(
+                    v.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c.as_str().unwrap().to_owned()),
+                );
             }
         }
     }
@@ -77,10 +91,9 @@ fn set_cookies(resp: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn every_event_matches_its_expectation() {
-    let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(events_dir().join("expected.json")).unwrap(),
-    )
-    .unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("expected.json")).unwrap())
+            .unwrap();
     let mut files: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -90,12 +103,19 @@ async fn every_event_matches_its_expectation() {
     assert!(files.len() >= 15, "events/ is incomplete: {files:?}");
     for name in &files {
         let want = &expected[name.as_str()];
-        assert!(want.is_object(), "{name} has no entry in events/expected.json");
+        assert!(
+            want.is_object(),
+            "{name} has no entry in events/expected.json"
+        );
         let (resp, records, fake) = invoke(name).await;
         let status = resp["statusCode"].as_u64().unwrap();
         assert_eq!(status, want["status"].as_u64().unwrap(), "{name}: {resp}");
-        let body: Value = serde_json::from_str(resp["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
-        assert_eq!(resp["isBase64Encoded"], false, "{name}: JSON answers are text");
+        let body: Value =
+            serde_json::from_str(resp["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+        assert_eq!(
+            resp["isBase64Encoded"], false,
+            "{name}: JSON answers are text"
+        );
         let cookies = set_cookies(&resp);
         assert_eq!(
             !cookies.is_empty(),
@@ -103,7 +123,10 @@ async fn every_event_matches_its_expectation() {
             "{name}: Set-Cookie {cookies:?}"
         );
         for c in &cookies {
-            assert!(c.starts_with("canary_uid=") && c.contains("HttpOnly") && c.contains("Path=/"), "{c}");
+            assert!(
+                c.starts_with("canary_uid=") && c.contains("HttpOnly") && c.contains("Path=/"),
+                "{c}"
+            );
         }
         let is_health = name.contains("health");
         if is_health {
@@ -113,15 +136,26 @@ async fn every_event_matches_its_expectation() {
             assert!(records.is_empty(), "{name}: health writes no record");
             continue;
         }
-        assert_eq!(records.len(), 1, "{name}: exactly one record, got {records:?}");
+        assert_eq!(
+            records.len(),
+            1,
+            "{name}: exactly one record, got {records:?}"
+        );
         let r = &records[0];
-        let kind = if name.contains("feedback") { "outcome" } else { "decision" };
+        let kind = if name.contains("feedback") {
+            "outcome"
+        } else {
+            "decision"
+        };
         assert_eq!(r["kind"], kind, "{name}");
         assert_eq!(r["status"].as_u64().unwrap(), status, "{name}");
         assert_eq!(r["error"], want["error"], "{name}");
         assert_eq!(r["experiment"], "iris-canary");
         assert_eq!(r["config_version"], "2026-11-26.1");
-        assert_eq!(r["weights"], serde_json::json!([["control", 9000], ["canary", 1000]]));
+        assert_eq!(
+            r["weights"],
+            serde_json::json!([["control", 9000], ["canary", 1000]])
+        );
         if let Some(src) = want["id_source"].as_str() {
             assert_eq!(r["id_source"], src, "{name}");
         }
@@ -135,22 +169,39 @@ async fn every_event_matches_its_expectation() {
         }
         assert_eq!(header(&resp, "x-canary-request-id"), Some(rid), "{name}");
         // Never the raw user ID in a record.
-        assert!(!r.to_string().contains("user-42"), "{name}: raw user id leaked: {r}");
+        assert!(
+            !r.to_string().contains("user-42"),
+            "{name}: raw user id leaked: {r}"
+        );
         if want["error"].is_null() {
             let arm = r["arm"].as_str().unwrap();
             assert_eq!(header(&resp, "x-canary-arm"), Some(arm), "{name}");
-            assert_eq!(header(&resp, "x-canary-config-version"), Some("2026-11-26.1"));
+            assert_eq!(
+                header(&resp, "x-canary-config-version"),
+                Some("2026-11-26.1")
+            );
             assert_eq!(r["assigned_by"], "bucket");
             let bucket = r["bucket"].as_u64().unwrap();
-            assert_eq!(arm, if bucket < 9000 { "control" } else { "canary" }, "{name}");
+            assert_eq!(
+                arm,
+                if bucket < 9000 { "control" } else { "canary" },
+                "{name}"
+            );
             assert_eq!(r["unit"].as_str().unwrap().len(), 64);
             if kind == "decision" {
-                assert_eq!(body["label"], "setosa", "{name}: the endpoint's answer passes through");
+                assert_eq!(
+                    body["label"], "setosa",
+                    "{name}: the endpoint's answer passes through"
+                );
                 let calls = fake.calls();
                 assert_eq!(calls.len(), 1, "{name}");
                 assert_eq!(calls[0].inference_id, rid);
                 let sent: Value = serde_json::from_slice(&calls[0].body).unwrap();
-                assert_eq!(sent["features"], serde_json::json!([5.1, 3.5, 1.4, 0.2]), "{name}");
+                assert_eq!(
+                    sent["features"],
+                    serde_json::json!([5.1, 3.5, 1.4, 0.2]),
+                    "{name}"
+                );
                 assert_eq!(r["served_arm"], arm);
                 assert!(r["_aws"]["CloudWatchMetrics"].is_array());
             } else {
@@ -164,7 +215,10 @@ async fn every_event_matches_its_expectation() {
             assert_eq!(body["error"], want["error"], "{name}");
             assert_eq!(body["request_id"], rid);
             assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-            assert!(fake.calls().is_empty(), "{name}: no model call on bad input");
+            assert!(
+                fake.calls().is_empty(),
+                "{name}: no model call on bad input"
+            );
         }
     }
 }
@@ -174,15 +228,31 @@ async fn the_stage_prefix_is_routed_for_rest_and_http_apis() {
     for name in ["v1-predict-user-header.json", "v2-predict-user-header.json"] {
         let payload: LambdaRequest = serde_json::from_str(&load_event(name)).unwrap();
         let req: lambda_http::Request = payload.into();
-        assert!(req.uri().path().starts_with("/prod/"), "{name}: {}", req.uri());
-        assert_eq!(canary_router::router::route(req.uri().path()), canary_router::router::Route::Predict);
+        assert!(
+            req.uri().path().starts_with("/prod/"),
+            "{name}: {}",
+            req.uri()
+        );
+        assert_eq!(
+            canary_router::router::route(req.uri().path()),
+            canary_router::router::Route::Predict
+        );
     }
 }
 
 #[tokio::test]
 async fn minted_cookie_comes_back_through_v2_cookies_and_v1_multi_value_headers() {
     let (v2, ..) = invoke("v2-predict-anonymous.json").await;
-    assert!(v2["cookies"].as_array().is_some_and(|c| c.len() == 1), "{v2}");
+    assert!(
+        v2["cookies"].as_array().is_some_and(|c| c.len() == 1),
+        "{v2}"
+    );
     let (v1, ..) = invoke("v1-predict-anonymous.json").await;
-    assert_eq!(v1["multiValueHeaders"]["set-cookie"].as_array().map(Vec::len), Some(1), "{v1}");
+    assert_eq!(
+        v1["multiValueHeaders"]["set-cookie"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{v1}"
+    );
 }

@@ -30,13 +30,20 @@ fn base() -> Value {
 
 fn keys(seed: u8) -> CookieKeys {
     use base64::Engine;
-    CookieKeys::from_base64(&base64::engine::general_purpose::STANDARD.encode([seed; 64]), None).unwrap()
+    CookieKeys::from_base64(
+        &base64::engine::general_purpose::STANDARD.encode([seed; 64]),
+        None,
+    )
+    .unwrap()
 }
 
 fn req(method: Method, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
     let mut h = HeaderMap::new();
     for (k, v) in headers {
-        h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        h.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
     Request {
         method,
@@ -66,10 +73,13 @@ fn hdr<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
 
 /// A user ID whose bucket lands on the given arm under `base()`'s 50/50 split.
 fn user_on(arm: usize) -> String {
-    (0..).map(|i| format!("u{i}")).find(|u| {
-        let b = canary_router::assign::bucket("exp-1", u);
-        (b >= 5000) == (arm == 1)
-    }).unwrap()
+    (0..)
+        .map(|i| format!("u{i}"))
+        .find(|u| {
+            let b = canary_router::assign::bucket("exp-1", u);
+            (b >= 5000) == (arm == 1)
+        })
+        .unwrap()
 }
 
 #[tokio::test]
@@ -98,7 +108,10 @@ async fn every_model_error_kind_maps_to_its_status_and_record() {
         assert!(r["endpoint"].is_string());
         assert!(r["model_latency_ms"].is_number());
         assert_eq!(r["errors"], 1, "{kind}: the EMF error metric fires");
-        assert!(hdr(&resp, "x-canary-arm").is_some(), "{kind}: the arm was assigned");
+        assert!(
+            hdr(&resp, "x-canary-arm").is_some(),
+            "{kind}: the arm was assigned"
+        );
     }
 }
 
@@ -130,7 +143,13 @@ async fn fallback_answers_for_endpoint_failures_but_not_for_others() {
             assert_eq!(r["fallbacks"], 1);
             assert_eq!(r["error"], Value::Null);
             let calls = fake.calls();
-            assert_eq!(calls.iter().map(|c| c.endpoint.as_str()).collect::<Vec<_>>(), ["ep-b", "ep-a"]);
+            assert_eq!(
+                calls
+                    .iter()
+                    .map(|c| c.endpoint.as_str())
+                    .collect::<Vec<_>>(),
+                ["ep-b", "ep-a"]
+            );
             assert_eq!(calls[0].target_variant.as_deref(), Some("VariantB"));
             assert_eq!(calls[1].target_variant, None);
         } else {
@@ -184,17 +203,42 @@ async fn overrides_win_and_are_recorded() {
         r
     };
     let (resp, by) = run(&router, case(vec![])).await;
-    assert_eq!((hdr(&resp, "x-canary-arm"), by.as_str()), (Some("control"), "bucket"));
+    assert_eq!(
+        (hdr(&resp, "x-canary-arm"), by.as_str()),
+        (Some("control"), "bucket")
+    );
     let (resp, by) = run(&router, predict("qa-user")).await;
-    assert_eq!((hdr(&resp, "x-canary-arm"), by.as_str()), (Some("canary"), "user_list"));
-    let (resp, by) = run(&router, case(vec![("cloudfront-viewer-country", "fr".into())])).await;
-    assert_eq!((hdr(&resp, "x-canary-arm"), by.as_str()), (Some("canary"), "country"));
-    let forced = vec![("x-canary-force-arm", "canary".into()), ("x-canary-force-secret", secret.into())];
+    assert_eq!(
+        (hdr(&resp, "x-canary-arm"), by.as_str()),
+        (Some("canary"), "user_list")
+    );
+    let (resp, by) = run(
+        &router,
+        case(vec![("cloudfront-viewer-country", "fr".into())]),
+    )
+    .await;
+    assert_eq!(
+        (hdr(&resp, "x-canary-arm"), by.as_str()),
+        (Some("canary"), "country")
+    );
+    let forced = vec![
+        ("x-canary-force-arm", "canary".into()),
+        ("x-canary-force-secret", secret.into()),
+    ];
     let (resp, by) = run(&router, case(forced)).await;
-    assert_eq!((hdr(&resp, "x-canary-arm"), by.as_str()), (Some("canary"), "forced"));
-    let wrong = vec![("x-canary-force-arm", "canary".into()), ("x-canary-force-secret", "guess".into())];
+    assert_eq!(
+        (hdr(&resp, "x-canary-arm"), by.as_str()),
+        (Some("canary"), "forced")
+    );
+    let wrong = vec![
+        ("x-canary-force-arm", "canary".into()),
+        ("x-canary-force-secret", "guess".into()),
+    ];
     let (resp, by) = run(&router, case(wrong)).await;
-    assert_eq!((hdr(&resp, "x-canary-arm"), by.as_str()), (Some("control"), "bucket"));
+    assert_eq!(
+        (hdr(&resp, "x-canary-arm"), by.as_str()),
+        (Some("control"), "bucket")
+    );
 
     // Without the rules in the config, the same headers do nothing.
     let (plain, ..) = router_with(config(base()), keys(1));
@@ -204,12 +248,18 @@ async fn overrides_win_and_are_recorded() {
         ("x-canary-force-secret", secret.into()),
     ];
     let (resp, by) = run(&plain, case(all)).await;
-    assert_eq!((hdr(&resp, "x-canary-arm"), by.as_str()), (Some("control"), "bucket"));
+    assert_eq!(
+        (hdr(&resp, "x-canary-arm"), by.as_str()),
+        (Some("control"), "bucket")
+    );
 
     async fn run(router: &TestRouter, r: Request) -> (Response, String) {
         let resp = router.handle(r).await;
         let records = router.sink().records();
-        let by = records.last().unwrap()["assigned_by"].as_str().unwrap().to_owned();
+        let by = records.last().unwrap()["assigned_by"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         (resp, by)
     }
 }
@@ -224,7 +274,12 @@ fn anonymous(cookie: Option<&str>) -> Request {
     if let Some(c) = cookie {
         headers.push(("cookie", c));
     }
-    req(Method::POST, "/predict", &headers, br#"{"features": [1, 2, 3, 4]}"#)
+    req(
+        Method::POST,
+        "/predict",
+        &headers,
+        br#"{"features": [1, 2, 3, 4]}"#,
+    )
 }
 
 #[tokio::test]
@@ -235,16 +290,25 @@ async fn cookies_keep_anonymous_users_sticky_across_instances_sharing_a_key() {
     let first = a.handle(anonymous(None)).await;
     assert_eq!(sink_a.records()[0]["id_source"], "minted");
     let sc = hdr(&first, "set-cookie").unwrap();
-    assert!(sc.contains("HttpOnly") && sc.contains("SameSite=Lax") && !sc.contains("Secure"), "{sc}");
+    assert!(
+        sc.contains("HttpOnly") && sc.contains("SameSite=Lax") && !sc.contains("Secure"),
+        "{sc}"
+    );
     let cookie = cookie_pair(&first);
     let unit = sink_a.records()[0]["unit"].clone();
     for _ in 0..3 {
         let again = b.handle(anonymous(Some(&cookie))).await;
-        assert!(hdr(&again, "set-cookie").is_none(), "a valid cookie is not re-set");
+        assert!(
+            hdr(&again, "set-cookie").is_none(),
+            "a valid cookie is not re-set"
+        );
         assert_eq!(hdr(&again, "x-canary-arm"), hdr(&first, "x-canary-arm"));
     }
     let r = sink_b.records();
-    assert!(r.iter().all(|r| r["id_source"] == "cookie" && r["unit"] == unit));
+    assert!(
+        r.iter()
+            .all(|r| r["id_source"] == "cookie" && r["unit"] == unit)
+    );
     // An instance with another key treats the cookie as absent and mints a new identity.
     let foreign = other.handle(anonymous(Some(&cookie))).await;
     assert!(hdr(&foreign, "set-cookie").is_some());
@@ -257,7 +321,12 @@ async fn tampered_unsigned_and_expired_cookies_are_replaced() {
     let (router, _, sink) = router_with(config(base()), keys(1));
     let cfg = config(base());
     let old = SystemTime::now() - Duration::from_secs(91 * 86_400);
-    let expired = identity::set_cookie(&cfg.cookie, &keys(1), "0123456789abcdef0123456789abcdef", old);
+    let expired = identity::set_cookie(
+        &cfg.cookie,
+        &keys(1),
+        "0123456789abcdef0123456789abcdef",
+        old,
+    );
     let expired = expired.split(';').next().unwrap().to_owned();
     let fresh = cookie_pair(&router.handle(anonymous(None)).await);
     let mut tampered = fresh.clone();
@@ -285,11 +354,23 @@ async fn cookies_near_expiry_or_under_the_previous_key_are_renewed() {
     let rotated = CookieKeys::from_base64(&b64(2), Some(&b64(1))).unwrap();
     let (router, _, sink) = router_with(config(base()), rotated);
     let by_old_key = identity::set_cookie(&cfg.cookie, &keys(1), id, SystemTime::now());
-    let resp = router.handle(anonymous(Some(by_old_key.split(';').next().unwrap()))).await;
-    assert!(hdr(&resp, "set-cookie").is_some(), "re-signed with the current key");
+    let resp = router
+        .handle(anonymous(Some(by_old_key.split(';').next().unwrap())))
+        .await;
+    assert!(
+        hdr(&resp, "set-cookie").is_some(),
+        "re-signed with the current key"
+    );
     assert_eq!(sink.records()[0]["id_source"], "cookie");
-    let aging = identity::set_cookie(&cfg.cookie, &keys(2), id, SystemTime::now() - Duration::from_secs(80 * 86_400));
-    let resp = router.handle(anonymous(Some(aging.split(';').next().unwrap()))).await;
+    let aging = identity::set_cookie(
+        &cfg.cookie,
+        &keys(2),
+        id,
+        SystemTime::now() - Duration::from_secs(80 * 86_400),
+    );
+    let resp = router
+        .handle(anonymous(Some(aging.split(';').next().unwrap())))
+        .await;
     assert!(hdr(&resp, "set-cookie").is_some(), "renewed near expiry");
     assert_eq!(sink.records()[1]["id_source"], "cookie");
     assert_eq!(sink.records()[0]["unit"], sink.records()[1]["unit"]);
@@ -314,21 +395,99 @@ async fn bad_input_gets_4xx_with_its_record_and_no_model_call() {
     let long = "x".repeat(257);
     let big = vec![b' '; 6 * 1024 * 1024 + 1];
     let cases: Vec<(Request, u16, &str)> = vec![
-        (req(Method::POST, "/predict", &[("x-user-id", &long)], b"{}"), 400, "bad_request"),
-        (req(Method::POST, "/predict", &[("x-user-id", "a"), ("content-type", "application/x-www-form-urlencoded")], b"a=1"), 415, "unsupported_media_type"),
-        (req(Method::POST, "/predict", &[("x-user-id", "a"), ("content-type", "application/json")], b"{\"features\": [1,"), 400, "bad_request"),
-        (req(Method::POST, "/predict", &[("x-user-id", "a")], &big), 413, "payload_too_large"),
-        (req(Method::GET, "/predict", &[("x-user-id", "a")], b""), 405, "method_not_allowed"),
-        (req(Method::GET, "/prod/nowhere", &[], b""), 404, "not_found"),
-        (req(Method::POST, "/feedback", &[("x-user-id", "a")], br#"{"event": "bad event!"}"#), 400, "bad_request"),
-        (req(Method::POST, "/feedback", &[("x-user-id", "a")], br#"{"event": "click", "value": "high"}"#), 400, "bad_request"),
-        (req(Method::POST, "/feedback", &[("x-user-id", "a")], br#"{"event": "click", "vlaue": 2}"#), 400, "bad_request"),
-        (req(Method::POST, "/feedback", &[], br#"{"event": "click"}"#), 400, "no_unit"),
-        (req(Method::POST, "/feedback", &[("x-user-id", "a")], &big), 413, "payload_too_large"),
-        (req(Method::PUT, "/feedback", &[("x-user-id", "a")], b""), 405, "method_not_allowed"),
+        (
+            req(Method::POST, "/predict", &[("x-user-id", &long)], b"{}"),
+            400,
+            "bad_request",
+        ),
+        (
+            req(
+                Method::POST,
+                "/predict",
+                &[
+                    ("x-user-id", "a"),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                b"a=1",
+            ),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            req(
+                Method::POST,
+                "/predict",
+                &[("x-user-id", "a"), ("content-type", "application/json")],
+                b"{\"features\": [1,",
+            ),
+            400,
+            "bad_request",
+        ),
+        (
+            req(Method::POST, "/predict", &[("x-user-id", "a")], &big),
+            413,
+            "payload_too_large",
+        ),
+        (
+            req(Method::GET, "/predict", &[("x-user-id", "a")], b""),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            req(Method::GET, "/prod/nowhere", &[], b""),
+            404,
+            "not_found",
+        ),
+        (
+            req(
+                Method::POST,
+                "/feedback",
+                &[("x-user-id", "a")],
+                br#"{"event": "bad event!"}"#,
+            ),
+            400,
+            "bad_request",
+        ),
+        (
+            req(
+                Method::POST,
+                "/feedback",
+                &[("x-user-id", "a")],
+                br#"{"event": "click", "value": "high"}"#,
+            ),
+            400,
+            "bad_request",
+        ),
+        (
+            req(
+                Method::POST,
+                "/feedback",
+                &[("x-user-id", "a")],
+                br#"{"event": "click", "vlaue": 2}"#,
+            ),
+            400,
+            "bad_request",
+        ),
+        (
+            req(Method::POST, "/feedback", &[], br#"{"event": "click"}"#),
+            400,
+            "no_unit",
+        ),
+        (
+            req(Method::POST, "/feedback", &[("x-user-id", "a")], &big),
+            413,
+            "payload_too_large",
+        ),
+        (
+            req(Method::PUT, "/feedback", &[("x-user-id", "a")], b""),
+            405,
+            "method_not_allowed",
+        ),
     ];
     let mut invalid_utf8 = req(Method::POST, "/predict", &[], b"{}");
-    invalid_utf8.headers.insert("x-user-id", HeaderValue::from_bytes(&[0xff, 0xfe]).unwrap());
+    invalid_utf8
+        .headers
+        .insert("x-user-id", HeaderValue::from_bytes(&[0xff, 0xfe]).unwrap());
     let mut all = cases;
     all.push((invalid_utf8, 400, "bad_request"));
     for (i, (r, status, kind)) in all.into_iter().enumerate() {
@@ -340,7 +499,11 @@ async fn bad_input_gets_4xx_with_its_record_and_no_model_call() {
         assert_eq!(records.len(), i + 1, "case {i}: one record per request");
         assert_eq!(records[i]["error"], kind, "case {i}");
         assert_eq!(records[i]["status"], status, "case {i}");
-        let want_kind = if path.contains("feedback") { "outcome" } else { "decision" };
+        let want_kind = if path.contains("feedback") {
+            "outcome"
+        } else {
+            "decision"
+        };
         assert_eq!(records[i]["kind"], want_kind, "case {i}");
     }
     assert!(fake.calls().is_empty());
@@ -351,19 +514,34 @@ async fn feedback_needs_no_new_identity_and_reports_the_arm() {
     let (router, fake, sink) = router_with(config(base()), keys(1));
     let user = user_on(1);
     let resp = router
-        .handle(req(Method::POST, "/feedback", &[("x-user-id", &user), ("content-type", "application/json")], br#"{"event": "conversion", "value": 12.5, "prediction_id": "abc"}"#))
+        .handle(req(
+            Method::POST,
+            "/feedback",
+            &[("x-user-id", &user), ("content-type", "application/json")],
+            br#"{"event": "conversion", "value": 12.5, "prediction_id": "abc"}"#,
+        ))
         .await;
     assert_eq!(resp.status(), 202);
     let body = json_body(&resp);
     assert_eq!(body["arm"], "canary");
     let r = &sink.records()[0];
-    assert_eq!((r["kind"].as_str(), r["event"].as_str(), r["value"].as_f64()), (Some("outcome"), Some("conversion"), Some(12.5)));
+    assert_eq!(
+        (r["kind"].as_str(), r["event"].as_str(), r["value"].as_f64()),
+        (Some("outcome"), Some("conversion"), Some(12.5))
+    );
     assert_eq!(r["prediction_id"], "abc");
     assert_eq!(r["request_id"], body["request_id"]);
     assert!(r.get("_aws").is_none(), "EMF only on decisions");
     assert!(hdr(&resp, "set-cookie").is_none());
     // Value defaults to 1.0.
-    router.handle(req(Method::POST, "/feedback", &[("x-user-id", &user)], br#"{"event": "click"}"#)).await;
+    router
+        .handle(req(
+            Method::POST,
+            "/feedback",
+            &[("x-user-id", &user)],
+            br#"{"event": "click"}"#,
+        ))
+        .await;
     assert_eq!(sink.records()[1]["value"], 1.0);
     assert!(fake.calls().is_empty());
 }
@@ -371,7 +549,8 @@ async fn feedback_needs_no_new_identity_and_reports_the_arm() {
 #[tokio::test]
 async fn transforms_apply_per_arm_and_pass_through_when_absent() {
     let mut cfg = base();
-    cfg["preprocess"] = json!({"require": ["features"], "inject": {"source": "web"}, "context": {"arm": "arm"}});
+    cfg["preprocess"] =
+        json!({"require": ["features"], "inject": {"source": "web"}, "context": {"arm": "arm"}});
     cfg["arms"][1]["preprocess"] = json!({"rename": {"features": "inputs"}, "normalize": {"features": {"mean": 1.0, "std": 2.0}}});
     cfg["arms"][1]["postprocess"] = json!({"top_k": {"field": "/probabilities", "k": 1, "labels": ["setosa", "versicolor", "virginica"]}, "keep": ["top"]});
     let (router, fake, _) = router_with(config(cfg), keys(1));
@@ -382,7 +561,10 @@ async fn transforms_apply_per_arm_and_pass_through_when_absent() {
     assert_eq!(resp.body().as_ref(), b"setosa\n");
     assert_eq!(hdr(&resp, "content-type"), Some("text/csv"));
     let sent: Value = serde_json::from_slice(&fake.calls()[0].body).unwrap();
-    assert_eq!(sent, json!({"features": [5.1, 3.5, 1.4, 0.2], "source": "web", "arm": "control"}));
+    assert_eq!(
+        sent,
+        json!({"features": [5.1, 3.5, 1.4, 0.2], "source": "web", "arm": "control"})
+    );
     // Canary: its own pre-processing and top-k.
     let resp = router.handle(predict(&user_on(1))).await;
     let sent: Value = serde_json::from_slice(&fake.calls()[1].body).unwrap();
@@ -391,19 +573,40 @@ async fn transforms_apply_per_arm_and_pass_through_when_absent() {
     for (got, want) in inputs.iter().zip([2.05, 1.25, 0.2, -0.4]) {
         assert!((got - want).abs() < 1e-9, "{inputs:?}");
     }
-    assert_eq!(json_body(&resp), json!({"top": [{"label": "setosa", "score": 0.8}]}));
+    assert_eq!(
+        json_body(&resp),
+        json!({"top": [{"label": "setosa", "score": 0.8}]})
+    );
     assert_eq!(hdr(&resp, "content-type"), Some("application/json"));
     // A missing required field is a 400 naming it (control uses the global require).
     let resp = router
-        .handle(req(Method::POST, "/predict", &[("x-user-id", &user_on(0)), ("content-type", "application/json")], b"{\"x\": 1}"))
+        .handle(req(
+            Method::POST,
+            "/predict",
+            &[
+                ("x-user-id", &user_on(0)),
+                ("content-type", "application/json"),
+            ],
+            b"{\"x\": 1}",
+        ))
         .await;
     assert_eq!(resp.status(), 400);
-    assert!(json_body(&resp)["message"].as_str().unwrap().contains("features"));
+    assert!(
+        json_body(&resp)["message"]
+            .as_str()
+            .unwrap()
+            .contains("features")
+    );
     // Non-JSON bodies pass through as bytes, whatever the arm's JSON pre-processing.
     let png = [0x89u8, b'P', b'N', b'G', 0, 1, 2];
     fake.answer("ep-a", b"{}", Some("application/json"));
     let resp = router
-        .handle(req(Method::POST, "/predict", &[("x-user-id", &user_on(0)), ("content-type", "image/png")], &png))
+        .handle(req(
+            Method::POST,
+            "/predict",
+            &[("x-user-id", &user_on(0)), ("content-type", "image/png")],
+            &png,
+        ))
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(fake.calls().last().unwrap().body.as_ref(), png);
@@ -416,20 +619,46 @@ async fn cors_preflight_and_credentials() {
     cfg["cors"] = json!({"allowed_origins": ["https://app.example.com"]});
     let (router, _, sink) = router_with(config(cfg), keys(1));
     let pre = router
-        .handle(req(Method::OPTIONS, "/prod/predict", &[("origin", "https://app.example.com"), ("access-control-request-method", "POST")], b""))
+        .handle(req(
+            Method::OPTIONS,
+            "/prod/predict",
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "POST"),
+            ],
+            b"",
+        ))
         .await;
     assert_eq!(pre.status(), 204);
-    assert_eq!(hdr(&pre, "access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(
+        hdr(&pre, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
     assert_eq!(hdr(&pre, "access-control-allow-credentials"), Some("true"));
-    assert!(hdr(&pre, "access-control-allow-methods").unwrap().contains("POST"));
+    assert!(
+        hdr(&pre, "access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
     assert!(sink.records().is_empty(), "a preflight is not a prediction");
     let mut r = predict("alice");
-    r.headers.insert("origin", HeaderValue::from_static("https://app.example.com"));
+    r.headers.insert(
+        "origin",
+        HeaderValue::from_static("https://app.example.com"),
+    );
     let resp = router.handle(r).await;
-    assert_eq!(hdr(&resp, "access-control-allow-origin"), Some("https://app.example.com"));
-    assert!(hdr(&resp, "access-control-expose-headers").unwrap().contains("X-Canary-Arm"));
+    assert_eq!(
+        hdr(&resp, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(
+        hdr(&resp, "access-control-expose-headers")
+            .unwrap()
+            .contains("X-Canary-Arm")
+    );
     let mut r = predict("alice");
-    r.headers.insert("origin", HeaderValue::from_static("https://evil.example"));
+    r.headers
+        .insert("origin", HeaderValue::from_static("https://evil.example"));
     let resp = router.handle(r).await;
     assert!(hdr(&resp, "access-control-allow-origin").is_none());
 }
@@ -447,7 +676,11 @@ async fn same_user_same_arm_across_restarts_and_reload_rules() {
     let (first, ..) = router_with(config(base()), keys(1));
     let (restarted, ..) = router_with(config(base()), keys(2));
     let before = arms(&first).await;
-    assert_eq!(before, arms(&restarted).await, "header users do not depend on the key or the process");
+    assert_eq!(
+        before,
+        arms(&restarted).await,
+        "header users do not depend on the key or the process"
+    );
     assert!(before.iter().any(|a| a == "canary") && before.iter().any(|a| a == "control"));
 
     let mut ramp = base();
@@ -459,9 +692,15 @@ async fn same_user_same_arm_across_restarts_and_reload_rules() {
     first.reload(config(ramp)).unwrap();
     let after = arms(&first).await;
     for (b, a) in before.iter().zip(&after) {
-        assert!(b != "canary" || a == "canary", "the ramp moved a canary user out");
+        assert!(
+            b != "canary" || a == "canary",
+            "the ramp moved a canary user out"
+        );
     }
-    assert!(after.iter().filter(|a| *a == "canary").count() > before.iter().filter(|a| *a == "canary").count());
+    assert!(
+        after.iter().filter(|a| *a == "canary").count()
+            > before.iter().filter(|a| *a == "canary").count()
+    );
     let resp = first.handle(predict("x")).await;
     assert_eq!(hdr(&resp, "x-canary-config-version"), Some("v2"));
 }

@@ -12,7 +12,7 @@ use canary_router::error::ErrorKind;
 use canary_router::identity::CookieKeys;
 use canary_router::record::MemorySink;
 use canary_router::router::Router;
-use canary_router::sagemaker::{InvokeError, Invocation, Invoker, ModelAnswer};
+use canary_router::sagemaker::{Invocation, InvokeError, Invoker, ModelAnswer};
 use serde_json::Value;
 
 /// One call the fake endpoint received.
@@ -27,23 +27,32 @@ pub struct Call {
     pub custom_attributes: String,
 }
 
+/// A canned answer: body and content type.
+pub type Canned = (Bytes, Option<String>);
+
 /// A fake SageMaker: answers a fixed probability vector, or the configured error per endpoint.
 #[derive(Clone, Default)]
 pub struct FakeSageMaker {
     pub calls: Arc<Mutex<Vec<Call>>>,
     pub failures: Arc<Mutex<HashMap<String, ErrorKind>>>,
-    pub answers: Arc<Mutex<HashMap<String, (Bytes, Option<String>)>>>,
+    pub answers: Arc<Mutex<HashMap<String, Canned>>>,
 }
 
 impl FakeSageMaker {
     pub fn fail(&self, endpoint: &str, kind: ErrorKind) {
-        self.failures.lock().unwrap().insert(endpoint.to_owned(), kind);
+        self.failures
+            .lock()
+            .unwrap()
+            .insert(endpoint.to_owned(), kind);
     }
 
     pub fn answer(&self, endpoint: &str, body: &[u8], content_type: Option<&str>) {
         self.answers.lock().unwrap().insert(
             endpoint.to_owned(),
-            (Bytes::copy_from_slice(body), content_type.map(str::to_owned)),
+            (
+                Bytes::copy_from_slice(body),
+                content_type.map(str::to_owned),
+            ),
         );
     }
 
@@ -87,7 +96,8 @@ impl Invoker for FakeSageMaker {
 
 /// The fixture environment of `events/env.json`.
 pub fn fixture_env() -> HashMap<String, String> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/events/env.json")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/events/env.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     v["CanaryRouterFunction"]
         .as_object()
@@ -110,7 +120,11 @@ pub type TestRouter = Router<FakeSageMaker, MemorySink>;
 pub fn router_with(config: Config, keys: CookieKeys) -> (TestRouter, FakeSageMaker, MemorySink) {
     let fake = FakeSageMaker::default();
     let sink = MemorySink::default();
-    (Router::new(config, keys, fake.clone(), sink.clone()), fake, sink)
+    (
+        Router::new(config, keys, fake.clone(), sink.clone()),
+        fake,
+        sink,
+    )
 }
 
 pub fn fixture_router() -> (TestRouter, FakeSageMaker, MemorySink) {

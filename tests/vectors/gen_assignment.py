@@ -4,11 +4,12 @@
 bucket = u64_big_endian(SHA-256(utf8(salt + ":" + unit_id))[0..8]) % 10000
 
 This uses only Python's hashlib, never the Rust code under test, so the Rust tests that read
-the file check the implementation against a second one. Run: python3 gen_assignment.py
+the file check the implementation against a second one. Run: python3 gen_assignment.py (writes), python3 gen_assignment.py --check (compares).
 """
 import hashlib
 import json
 import os
+import sys
 
 
 def bucket(salt: str, unit_id: str) -> int:
@@ -62,15 +63,21 @@ CASES = [
 
 
 def main() -> None:
-    rows = [{"salt": s, "unit_id": u, "bucket": bucket(s, u)} for s, u in CASES]
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignment.json")
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump(rows, f, ensure_ascii=False, indent=1)
-        f.write("\n")
     expected = {("imgclf-lr-1", "alice"): 5364, ("imgclf-lr-1", "bob"): 6521,
                 ("imgclf-lr-1", "üsér-名前"): 3315, ("imgclf-lr-2", "alice"): 7568, ("s", "42"): 2115}
     for key, want in expected.items():
         assert bucket(*key) == want, (key, bucket(*key), want)
+    rows = [{"salt": s, "unit_id": u, "bucket": bucket(s, u)} for s, u in CASES]
+    text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignment.json")
+    if "--check" in sys.argv[1:]:
+        with open(out, encoding="utf-8") as f:
+            if f.read() != text:
+                sys.exit(f"{out} is out of date: run python3 {__file__}")
+        print(f"{out}: {len(rows)} vectors up to date")
+        return
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(text)
     print(f"wrote {len(rows)} vectors to {out}")
 
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need on a fresh machine (idempotent, fast the
+# second time) and runs every test. Usage: bash scripts/test.sh
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "Python tools (.venv: aws-sam-cli, cfn-lint, boto3, jsonschema)"
+bash .ci/setup-python.sh
+
+step "Assignment vectors match their independent generator (Python hashlib)"
+python3 tests/vectors/gen_assignment.py --check
+
+step "Rust unit, integration and benchmark-smoke tests"
+cargo test --all-targets --locked
+
+step "SAM template, IAM least privilege, event fixtures"
+bash .ci/check-sam.sh
+
+step "Config JSON Schema against the good and bad config fixtures"
+.venv/bin/python tests/check_config_schema.py
+
+echo "scripts/test.sh: all test suites passed" >&2
