@@ -89,13 +89,7 @@ pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, StartErr
             loader = loader.region(Region::new("us-east-1"));
         }
         if env.var("AWS_ACCESS_KEY_ID").is_none() && env.var("AWS_PROFILE").is_none() {
-            loader = loader.credentials_provider(Credentials::new(
-                "AKIDLOCALEMULATOR",
-                "local-emulator-secret",
-                None,
-                None,
-                "canary-router-local",
-            ));
+            loader = loader.credentials_provider(local_credentials());
         }
     }
     let sdk = loader.load().await;
@@ -103,6 +97,29 @@ pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, StartErr
         return Err(StartError::NoRegion);
     }
     Ok(sdk)
+}
+
+/// SDK config for a local emulator at `endpoint_url`: fixed region and static credentials, so
+/// nothing probes the instance-metadata address.
+pub async fn local_sdk_config(endpoint_url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .endpoint_url(endpoint_url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(local_credentials())
+        .load()
+        .await
+}
+
+/// Static credentials for a local emulator, which accepts any signature.
+fn local_credentials() -> Credentials {
+    Credentials::new(
+        "AKIDLOCALEMULATOR",
+        "local-emulator-secret",
+        None,
+        None,
+        "canary-router-local",
+    )
 }
 
 /// Whether a URL points at this machine.

@@ -38,6 +38,17 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run a local SageMaker Runtime API emulator (for development and tests).
+    Emulate {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Models file (endpoints, variants, models, faults); the bundled demo models when absent.
+        #[arg(long)]
+        models: Option<PathBuf>,
+    },
+    /// Run the whole story end to end on this machine: emulator, router, synthetic users, checks.
+    Demo(canary_router::demo::DemoArgs),
     /// Reserved: config move plans (a later release).
     #[command(hide = true)]
     Plan,
@@ -68,6 +79,10 @@ fn main() -> ExitCode {
         match command {
             None => run_lambda().await,
             Some(Command::Serve { listen, config }) => run_serve(listen, config).await,
+            Some(Command::Emulate { listen, models }) => {
+                canary_router::emulator::cli_main(listen, models).await
+            }
+            Some(Command::Demo(args)) => canary_router::demo::cli_main(args).await,
             Some(Command::Plan | Command::Validate) => {
                 eprintln!("error: this subcommand is reserved for a later release");
                 Err(2)
@@ -110,21 +125,12 @@ async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(
         None => match config::text_from_env(&env).map_err(|e| fail(e.into()))? {
             Some((text, config::Source::File(path))) => (text, Some(path)),
             Some((text, config::Source::Inline)) => (text, None),
-            None => return Err(fail(config::ConfigError::Missing.into())),
+            None => return serve_bundled_demo(listen).await,
         },
     };
     let config = Config::parse(&text).map_err(|e| fail(e.into()))?;
     let keys = app::cookie_keys(&env, &config, MissingKey::Ephemeral).map_err(fail)?;
     let sdk = app::sdk_config(&env).await.map_err(fail)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| {
-            fail(StartError::Io {
-                context: format!("cannot listen on {listen}"),
-                source,
-            })
-        })?;
-    let local = listener.local_addr().unwrap_or(listen);
     let router = Arc::new(Router::new(config, keys, SdkInvoker::new(&sdk), StdoutSink));
     if let Some(path) = watch {
         tokio::spawn(serve::watch_config(
@@ -133,7 +139,63 @@ async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(
             Duration::from_millis(500),
         ));
     }
+    serve_router(router, listen).await
+}
+
+/// `serve` with no config at all: the bundled demo config against an embedded emulator with
+/// the demo models, so a fresh machine with no AWS account has something to call.
+async fn serve_bundled_demo(listen: SocketAddr) -> Result<(), u8> {
+    eprintln!(
+        "notice: no config given (--config, CANARY_CONFIG, CANARY_CONFIG_FILE): serving the bundled demo config against an embedded SageMaker emulator"
+    );
+    let config = Config::parse(canary_router::demo::DEMO_CONFIG).map_err(|e| fail(e.into()))?;
+    let emulator = canary_router::emulator::Emulator::new(canary_router::emulator::demo_models())
+        .map_err(|e| {
+        eprintln!("error: demo models: {e}");
+        2
+    })?;
+    let emu_listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let emu_url = format!("http://{}", emu_listener.local_addr().map_err(|_| 3u8)?);
+    tokio::spawn(canary_router::emulator::run(
+        Arc::new(emulator),
+        emu_listener,
+        std::future::pending(),
+    ));
+    eprintln!(
+        "notice: cookies are signed with an ephemeral key (they will not survive a restart) and are not Secure (plain http)"
+    );
+    let sdk = app::local_sdk_config(&emu_url).await;
+    let router = Arc::new(Router::new(
+        config,
+        canary_router::identity::CookieKeys::ephemeral(),
+        SdkInvoker::new(&sdk),
+        StdoutSink,
+    ));
+    eprintln!("embedded SageMaker emulator on {emu_url}");
+    serve_router(router, listen).await
+}
+
+async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, u8> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| {
+            fail(StartError::Io {
+                context: format!("cannot listen on {listen}"),
+                source,
+            })
+        })
+}
+
+async fn serve_router(
+    router: Arc<Router<SdkInvoker, StdoutSink>>,
+    listen: SocketAddr,
+) -> Result<(), u8> {
+    let listener = bind(listen).await?;
+    let local = listener.local_addr().unwrap_or(listen);
     eprintln!("canary-router serving on http://{local}");
+    eprintln!(
+        "try: curl -s -i -H 'X-User-Id: alice' -H 'Content-Type: application/json' -d '{{\"features\": [5.1, 3.5, 1.4, 0.2]}}' http://{local}/predict"
+    );
     serve::run(router, listener, shutdown_signal())
         .await
         .map_err(|e| {

@@ -158,6 +158,12 @@ pub trait RecordSink: Send + Sync + 'static {
     fn write(&self, record: &Record);
 }
 
+impl<T: RecordSink> RecordSink for Arc<T> {
+    fn write(&self, record: &Record) {
+        (**self).write(record);
+    }
+}
+
 /// Records as JSON lines on stdout (CloudWatch Logs in Lambda).
 #[derive(Debug, Clone, Copy)]
 pub struct StdoutSink;
@@ -174,6 +180,39 @@ impl RecordSink for StdoutSink {
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot serialise a record"),
+        }
+    }
+}
+
+/// Records appended to a JSON-lines file (the demo's `records.jsonl`).
+pub struct FileSink(Mutex<std::io::BufWriter<std::fs::File>>);
+
+impl FileSink {
+    /// Creates (or truncates) the file.
+    pub fn create(path: &std::path::Path) -> std::io::Result<Self> {
+        Ok(FileSink(Mutex::new(std::io::BufWriter::new(
+            std::fs::File::create(path)?,
+        ))))
+    }
+
+    /// Writes buffered records to the file.
+    pub fn flush(&self) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut w) => w.flush(),
+            Err(_) => Err(std::io::Error::other("record file lock poisoned")),
+        }
+    }
+}
+
+impl RecordSink for FileSink {
+    fn write(&self, record: &Record) {
+        if let Ok(mut w) = self.0.lock() {
+            let result = serde_json::to_writer(&mut *w, record)
+                .map_err(std::io::Error::other)
+                .and_then(|()| w.write_all(b"\n"));
+            if let Err(e) = result {
+                tracing::error!(error = %e, "cannot write a record to the records file");
+            }
         }
     }
 }

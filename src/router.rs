@@ -70,7 +70,11 @@ pub struct Router<I, S> {
     keys: CookieKeys,
     invoker: I,
     sink: S,
+    minter: Minter,
 }
+
+/// Makes new unit IDs for anonymous users: random in production, seeded in the demo.
+pub type Minter = Box<dyn Fn() -> String + Send + Sync>;
 
 /// What the handler learned about a request, turned into the record at the end.
 struct Trace {
@@ -131,7 +135,14 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             keys,
             invoker,
             sink,
+            minter: Box::new(identity::mint_id),
         }
+    }
+
+    /// Replaces the random ID minter (the demo's seeded users need reproducible IDs).
+    pub fn with_minter(mut self, minter: Minter) -> Self {
+        self.minter = minter;
+        self
     }
 
     /// The config now in force.
@@ -450,7 +461,7 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
                 })
             }
             CookieCheck::Absent if mint => {
-                let id = identity::mint_id();
+                let id = (self.minter)();
                 let set_cookie = Some(identity::set_cookie(&cfg.cookie, &self.keys, &id, now));
                 Ok(Identity {
                     unit_id: Some(id),

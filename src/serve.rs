@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +15,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{self, Config, ConfigError, ProcessEnv};
 use crate::record::RecordSink;
 use crate::router::{self, MAX_BODY_BYTES, Router, new_request_id};
 use crate::sagemaker::Invoker;
@@ -86,6 +86,19 @@ async fn to_request(req: http::Request<Incoming>) -> router::Request {
     }
 }
 
+/// Reads, validates and applies a config file: the one reload path, for the file watcher and
+/// for the demo's phases. Returns the new version.
+pub fn reload_file<I: Invoker, S: RecordSink>(
+    router: &Router<I, S>,
+    path: &Path,
+) -> Result<String, ConfigError> {
+    let text = config::read_file(&ProcessEnv, path)?;
+    let next = Config::parse(&text)?;
+    let version = next.raw.version.clone();
+    router.reload(next)?;
+    Ok(version)
+}
+
 /// Watches a config file and reloads the router when its contents change. An invalid file, or
 /// a changed split under the same version, is refused with a logged reason; the old config
 /// keeps serving.
@@ -110,12 +123,8 @@ pub async fn watch_config<I: Invoker, S: RecordSink>(
         if last.as_deref() == Some(bytes.as_slice()) {
             continue;
         }
-        last = Some(bytes.clone());
-        let text = String::from_utf8_lossy(&bytes);
-        match Config::parse(&text).and_then(|c| {
-            let version = c.raw.version.clone();
-            router.reload(c).map(|()| version)
-        }) {
+        last = Some(bytes);
+        match reload_file(&router, &path) {
             Ok(version) => tracing::info!(path = %path.display(), %version, "config reloaded"),
             Err(e) => {
                 tracing::error!(path = %path.display(), reason = %e, "config reload refused; the previous config keeps serving")
@@ -124,6 +133,6 @@ pub async fn watch_config<I: Invoker, S: RecordSink>(
     }
 }
 
-fn modified(path: &PathBuf) -> Option<SystemTime> {
+fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

@@ -135,3 +135,4 @@ pub fn fixture_router() -> (TestRouter, FakeSageMaker, MemorySink) {
 pub fn config(json: Value) -> Config {
     Config::parse(&json.to_string()).unwrap_or_else(|e| panic!("{e}"))
 }
+pub mod process;
