@@ -306,7 +306,21 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             };
             trace.endpoint = Some(arm.endpoint.clone());
             let t0 = Instant::now();
-            let outcome = self.invoker.invoke(call).await;
+            // The total timeout bounds all endpoint time of the request, fallback included, so
+            // a slow arm and its fallback never outlast the function's own timeout.
+            let remaining = cfg.timeouts.total.saturating_sub(model_time);
+            let outcome = match tokio::time::timeout(remaining, self.invoker.invoke(call)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(InvokeError {
+                    kind: ErrorKind::Timeout,
+                    code: None,
+                    message: format!(
+                        "endpoint `{}` did not answer within the {} ms left of timeouts.total_ms",
+                        arm.endpoint,
+                        remaining.as_millis()
+                    ),
+                }),
+            };
             model_time += t0.elapsed();
             trace.model_latency = Some(model_time);
             match outcome {

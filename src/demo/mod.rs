@@ -216,7 +216,7 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
         .map(|i| {
             Arc::new(User {
                 index: i,
-                kind: if i % 2 == 0 {
+                kind: if i.is_multiple_of(2) {
                     IdKind::Header
                 } else {
                     IdKind::Cookie

@@ -161,10 +161,10 @@ pub fn summarise(phases: &[Phase], obs: &[Observation]) -> Summary {
                 if *phase != i || *k != kind || !arms.contains("canary") {
                     continue;
                 }
-                if let Some((_, next)) = arms_of.get(&(i + 1, *user)) {
-                    if next.iter().any(|a| a != "canary") {
-                        moved += 1;
-                    }
+                if let Some((_, next)) = arms_of.get(&(i + 1, *user))
+                    && next.iter().any(|a| a != "canary")
+                {
+                    moved += 1;
                 }
             }
             checks.moved_out.insert((i, i + 1, kind), moved);
@@ -302,7 +302,7 @@ mod tests {
         Observation {
             phase,
             user,
-            kind: if user % 2 == 0 {
+            kind: if user.is_multiple_of(2) {
                 IdKind::Header
             } else {
                 IdKind::Cookie

@@ -19,8 +19,9 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `canary-router ARGS` with extra environment and waits until it prints its URL.
-    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
+    /// Starts `canary-router ARGS` with extra environment and waits until it prints the URL
+    /// that follows `marker` on stderr.
+    pub fn start(args: &[&str], env: &[(&str, &str)], marker: &str) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_canary-router"));
         cmd.args(args)
             .stdin(Stdio::null())
@@ -52,7 +53,12 @@ impl Proc {
         });
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let found = stderr.lock().unwrap().iter().find_map(|l| find_url(l));
+            let found = stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|l| l.split_once(marker).map(|(_, rest)| rest))
+                .find_map(find_url);
             if let Some(url) = found {
                 let addr = url.trim_start_matches("http://").to_owned();
                 return Proc {
@@ -202,17 +208,14 @@ pub fn http(
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
         let size =
             usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
+        if size == 0 || data.len() < eol + 2 + size {
             break;
         }
         out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
-        data = &data[eol + 2 + size + 2..];
+        data = &data[(eol + 4 + size).min(data.len())..];
     }
     out
 }

@@ -1,0 +1,436 @@
+//! The emulator's HTTP side: SageMaker Runtime's REST routes over hyper's HTTP/1.1 server, and
+//! the `emulate` subcommand.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::wire::ServiceError;
+use super::{
+    CUSTOM_ATTRIBUTES, Emulator, INFERENCE_ID, INVOKED_VARIANT, Invocation, MAX_PAYLOAD_BYTES,
+    ModelSpec, ModelsError, TARGET_VARIANT, demo_models, load_models,
+};
+
+/// Serves the emulator on `listener` until `shutdown` completes. Connections in flight are left
+/// to finish (a hanging fault never does; its connection ends with the process).
+pub async fn run(
+    emulator: Arc<Emulator>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "emulator: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let emulator = Arc::clone(&emulator);
+        tokio::spawn(async move {
+            let service = service_fn(move |req: http::Request<Incoming>| {
+                let emulator = Arc::clone(&emulator);
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let body = read_body(body).await;
+                    let resp = emulator
+                        .handle(parts.method, parts.uri.path(), &parts.headers, body)
+                        .await;
+                    Ok::<_, Infallible>(resp.map(Full::new))
+                }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "emulator: connection closed with an error");
+            }
+        });
+    }
+}
+
+/// Reads the body up to one byte past SageMaker's limit (enough to refuse it).
+async fn read_body(mut body: Incoming) -> Bytes {
+    let mut buf = BytesMut::new();
+    while buf.len() <= MAX_PAYLOAD_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    buf.truncate(MAX_PAYLOAD_BYTES + 1);
+    buf.freeze()
+}
+
+impl Emulator {
+    /// Answers one HTTP request: `POST /endpoints/{name}/invocations`, `GET /ping`,
+    /// `GET /endpoints`; anything else gets the `UnknownOperationException` AWS's REST
+    /// front ends answer.
+    pub async fn handle(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> http::Response<Bytes> {
+        let request_id = self.new_request_id();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        match (&method, segments.as_slice()) {
+            (&Method::POST, ["endpoints", name, "invocations"]) => {
+                let inv = match invocation(name, headers, body) {
+                    Ok(inv) => inv,
+                    Err(e) => return e.to_response(&request_id),
+                };
+                match self.invoke(&inv).await {
+                    Ok(out) => {
+                        let mut resp = http::Response::new(out.body);
+                        let h = resp.headers_mut();
+                        h.insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_str(&out.content_type)
+                                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                        );
+                        if let Ok(v) = HeaderValue::from_str(&out.invoked_variant) {
+                            h.insert(INVOKED_VARIANT, v);
+                        }
+                        if let Some(v) = out
+                            .custom_attributes
+                            .and_then(|c| HeaderValue::from_str(&c).ok())
+                        {
+                            h.insert(CUSTOM_ATTRIBUTES, v);
+                        }
+                        insert_request_id(h, &request_id);
+                        resp
+                    }
+                    Err(e) => {
+                        tracing::debug!(endpoint = %inv.endpoint, error = %e, "emulator: error answer");
+                        e.to_response(&request_id)
+                    }
+                }
+            }
+            (&Method::GET, ["ping"]) => {
+                let mut resp = http::Response::new(Bytes::new());
+                insert_request_id(resp.headers_mut(), &request_id);
+                resp
+            }
+            (&Method::GET, ["endpoints"]) => {
+                let body = serde_json::to_vec_pretty(&self.describe()).unwrap_or_default();
+                let mut resp = http::Response::new(Bytes::from(body));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                resp
+            }
+            _ => {
+                let body = json!({"message": format!("No operation for {method} {path}")});
+                let mut resp = http::Response::new(Bytes::from(body.to_string()));
+                *resp.status_mut() = StatusCode::NOT_FOUND;
+                let h = resp.headers_mut();
+                h.insert(
+                    "x-amzn-ErrorType",
+                    HeaderValue::from_static("UnknownOperationException"),
+                );
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                insert_request_id(h, &request_id);
+                resp
+            }
+        }
+    }
+}
+
+fn insert_request_id(h: &mut HeaderMap, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+}
+
+/// The InvokeEndpoint parameters carried by the path and headers.
+fn invocation(name: &str, headers: &HeaderMap, body: Bytes) -> Result<Invocation, ServiceError> {
+    let text = |name: &str, member: &str| -> Result<Option<String>, ServiceError> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(v) => match v.to_str() {
+                Ok(s) => Ok(Some(s.to_owned())),
+                Err(_) => Err(super::wire::constraint_violation(
+                    &String::from_utf8_lossy(v.as_bytes()),
+                    member,
+                    "Member must consist of visible US-ASCII characters",
+                )),
+            },
+        }
+    };
+    Ok(Invocation {
+        endpoint: percent_decode(name),
+        body,
+        content_type: text(header::CONTENT_TYPE.as_str(), "contentType")?,
+        accept: text(header::ACCEPT.as_str(), "accept")?,
+        target_variant: text(TARGET_VARIANT, "targetVariant")?,
+        custom_attributes: text(CUSTOM_ATTRIBUTES, "customAttributes")?,
+        inference_id: text(INFERENCE_ID, "inferenceId")?,
+    })
+}
+
+/// `%XX` decoding of a path segment (the SDKs percent-encode URI labels); invalid escapes and
+/// non-UTF-8 results are kept as written, to be refused by the name check.
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(hi), Some(lo)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
+}
+
+/// The `emulate` subcommand: serves `models` (or the bundled demo models) on `listen` until
+/// ctrl-c or SIGTERM. Exit codes per the contract: 2 for a models file that is invalid (the
+/// message names the key), 3 for an unreadable file or a port in use.
+pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(), u8> {
+    let (file, source) = match &models {
+        Some(path) => match load_models(path) {
+            Ok(f) => (f, path.display().to_string()),
+            Err(e @ ModelsError::Read { .. }) => {
+                eprintln!("canary-router emulate: {e}");
+                return Err(3);
+            }
+            Err(e) => {
+                eprintln!(
+                    "canary-router emulate: invalid models file {}: {e}",
+                    path.display()
+                );
+                return Err(2);
+            }
+        },
+        None => (demo_models(), "the bundled demo models".to_owned()),
+    };
+    let emulator = match Emulator::new(file) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            eprintln!("canary-router emulate: invalid models file {source}: {e}");
+            return Err(2);
+        }
+    };
+    let listener = match TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                eprintln!(
+                    "canary-router emulate: {listen} is already in use (pick another with --listen)"
+                );
+            } else {
+                eprintln!("canary-router emulate: cannot listen on {listen}: {e}");
+            }
+            return Err(3);
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(listen);
+    let url = format!("http://{addr}");
+    eprintln!("canary-router emulate: SageMaker Runtime emulator on {url} serving {source}");
+    for (name, spec) in &emulator.models().endpoints {
+        let variants: Vec<String> = spec
+            .variants
+            .iter()
+            .map(|v| {
+                let model = match &v.model {
+                    ModelSpec::IrisLogreg {
+                        learning_rate,
+                        epochs,
+                    } => format!(
+                        "iris-logreg lr={learning_rate} epochs={epochs} accuracy={:.3}",
+                        emulator.accuracy(name, &v.name).unwrap_or(0.0)
+                    ),
+                    ModelSpec::Echo => "echo".to_owned(),
+                    ModelSpec::Container { url, .. } => format!("container {url}"),
+                };
+                let faults = if v.faults.is_none() {
+                    ""
+                } else {
+                    ", with faults"
+                };
+                format!("{} (weight {}, {model}{faults})", v.name, v.weight)
+            })
+            .collect();
+        eprintln!("  {name}: {}", variants.join("; "));
+    }
+    for (endpoint, variant, base) in emulator.unhealthy_containers(Duration::from_secs(2)).await {
+        eprintln!(
+            "canary-router emulate: warning: {endpoint}/{variant}: container {base} does not answer GET /ping yet"
+        );
+    }
+    eprintln!("  use it: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={url}");
+    eprintln!(
+        "  try:    curl -s {url}/endpoints/iris-a/invocations -H 'Content-Type: application/json' -d '{{\"features\": [5.1, 3.5, 1.4, 0.2]}}'"
+    );
+    match run(emulator, listener, shutdown_signal()).await {
+        Ok(()) => {
+            eprintln!("canary-router emulate: stopped");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("canary-router emulate: {e}");
+            Err(3)
+        }
+    }
+}
+
+/// Completes on ctrl-c or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = ctrl_c => {},
+            () = term => {},
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::demo_models;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[tokio::test]
+    async fn invoke_route_sets_the_response_headers() {
+        let e = Emulator::new(demo_models()).unwrap();
+        let h = headers(&[
+            ("content-type", "application/json"),
+            ("x-amzn-sagemaker-target-variant", "VariantA"),
+            ("x-amzn-sagemaker-custom-attributes", "c=1"),
+            ("x-amzn-sagemaker-inference-id", "req-1"),
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/20261126/us-east-1/sagemaker/aws4_request, SignedHeaders=host, Signature=00",
+            ),
+            ("x-amz-date", "20261126T100000Z"),
+        ]);
+        let r = e
+            .handle(
+                Method::POST,
+                "/endpoints/iris-ab/invocations",
+                &h,
+                Bytes::from_static(br#"{"features": [5.1, 3.5, 1.4, 0.2]}"#),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["x-amzn-invoked-production-variant"], "VariantA");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_eq!(r.headers()["x-amzn-sagemaker-custom-attributes"], "c=1");
+        assert!(r.headers().contains_key("x-amzn-requestid"));
+    }
+
+    #[tokio::test]
+    async fn error_route_and_unknown_routes() {
+        let e = Emulator::new(demo_models()).unwrap();
+        let r = e
+            .handle(
+                Method::POST,
+                "/endpoints/missing/invocations",
+                &HeaderMap::new(),
+                Bytes::new(),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()["x-amzn-errortype"], "ValidationError");
+        let r = e
+            .handle(
+                Method::GET,
+                "/endpoints/echo/invocations",
+                &HeaderMap::new(),
+                Bytes::new(),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = e
+            .handle(Method::GET, "/ping", &HeaderMap::new(), Bytes::new())
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = e
+            .handle(Method::GET, "/endpoints", &HeaderMap::new(), Bytes::new())
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let big = Bytes::from(vec![b'x'; MAX_PAYLOAD_BYTES + 1]);
+        let r = e
+            .handle(
+                Method::POST,
+                "/endpoints/echo/invocations",
+                &HeaderMap::new(),
+                big,
+            )
+            .await;
+        assert_eq!(r.headers()["x-amzn-errortype"], "ValidationError");
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("iris-a"), "iris-a");
+        assert_eq!(percent_decode("a%2Db"), "a-b");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%FF"), "%FF");
+        assert_eq!(percent_decode("%中x"), "%中x");
+    }
+}
