@@ -11,7 +11,6 @@ pub mod error;
 pub mod identity;
 pub mod lambda;
 pub mod record;
-pub mod report;
 pub mod router;
 pub mod sagemaker;
 pub mod serve;
