@@ -207,33 +207,11 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
     }
 
     async fn predict(&self, cfg: &Config, req: Request, started: Instant) -> Response {
-        let mut trace = Trace::new(Kind::Decision, started, req.request_id.clone());
-        if req.method != Method::POST {
-            let f = Failure::new(ErrorKind::MethodNotAllowed, "use POST /predict");
-            let mut resp = self.finish_error(cfg, trace, f);
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return resp;
-        }
-        if req.body.len() > MAX_BODY_BYTES {
-            return self.finish_error(cfg, trace, too_large());
-        }
+        let trace = Trace::new(Kind::Decision, started, req.request_id.clone());
         let now = SystemTime::now();
-        let identity = match self.identify(cfg, &req.headers, true, now) {
-            Ok(id) => id,
-            Err(f) => return self.finish_error(cfg, trace, f),
-        };
-        trace.id_source = identity.source;
-        trace.set_cookie = identity.set_cookie;
-        let Some(unit_id) = identity.unit_id else {
-            let f = Failure::new(
-                ErrorKind::NoUnit,
-                format!(
-                    "send the {} header: cookies are disabled in this config",
-                    cfg.user_header
-                ),
-            );
-            return self.finish_error(cfg, trace, f);
+        let (mut trace, unit_id) = match self.admit(cfg, &req, trace, now) {
+            Ok(admitted) => admitted,
+            Err(resp) => return *resp,
         };
         let assignment = assign_unit(cfg, &req.headers, &unit_id);
         trace.assignment = Some(assignment);
@@ -390,31 +368,9 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             value: None,
             prediction_id: None,
         });
-        if req.method != Method::POST {
-            let f = Failure::new(ErrorKind::MethodNotAllowed, "use POST /feedback");
-            let mut resp = self.finish_error(cfg, trace, f);
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return resp;
-        }
-        if req.body.len() > MAX_BODY_BYTES {
-            return self.finish_error(cfg, trace, too_large());
-        }
-        let identity = match self.identify(cfg, &req.headers, false, SystemTime::now()) {
-            Ok(id) => id,
-            Err(f) => return self.finish_error(cfg, trace, f),
-        };
-        trace.id_source = identity.source;
-        trace.set_cookie = identity.set_cookie;
-        let Some(unit_id) = identity.unit_id else {
-            let f = Failure::new(
-                ErrorKind::NoUnit,
-                format!(
-                    "feedback needs the identity of a prediction: send the {} header or the cookie set by /predict",
-                    cfg.user_header
-                ),
-            );
-            return self.finish_error(cfg, trace, f);
+        let (mut trace, unit_id) = match self.admit(cfg, &req, trace, SystemTime::now()) {
+            Ok(admitted) => admitted,
+            Err(resp) => return *resp,
         };
         trace.assignment = Some(assign_unit(cfg, &req.headers, &unit_id));
         match parse_feedback(&req) {
@@ -434,6 +390,52 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             }
             Err(f) => self.finish_error(cfg, trace, f),
         }
+    }
+
+    /// What `/predict` and `/feedback` check before anything else: the method, the body size and
+    /// the identity (a prediction may mint one, feedback never does). Errors are answered and
+    /// recorded here.
+    fn admit(
+        &self,
+        cfg: &Config,
+        req: &Request,
+        mut trace: Trace,
+        now: SystemTime,
+    ) -> Result<(Trace, String), Box<Response>> {
+        let feedback = trace.kind == Kind::Outcome;
+        let fail = |trace: Trace, f: Failure| Box::new(self.finish_error(cfg, trace, f));
+        if req.method != Method::POST {
+            let route = if feedback { "/feedback" } else { "/predict" };
+            let f = Failure::new(ErrorKind::MethodNotAllowed, format!("use POST {route}"));
+            let mut resp = fail(trace, f);
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return Err(resp);
+        }
+        if req.body.len() > MAX_BODY_BYTES {
+            return Err(fail(trace, too_large()));
+        }
+        let identity = match self.identify(cfg, &req.headers, !feedback, now) {
+            Ok(id) => id,
+            Err(f) => return Err(fail(trace, f)),
+        };
+        trace.id_source = identity.source;
+        trace.set_cookie = identity.set_cookie;
+        let Some(unit_id) = identity.unit_id else {
+            let message = if feedback {
+                format!(
+                    "feedback needs the identity of a prediction: send the {} header or the cookie set by /predict",
+                    cfg.user_header
+                )
+            } else {
+                format!(
+                    "send the {} header: cookies are disabled in this config",
+                    cfg.user_header
+                )
+            };
+            return Err(fail(trace, Failure::new(ErrorKind::NoUnit, message)));
+        };
+        Ok((trace, unit_id))
     }
 
     fn identify(

@@ -1,21 +1,16 @@
 //! `serve` front door: the same router behind a local HTTP/1.1 server, with optional hot reload
 //! of the config file.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config, ConfigError, ProcessEnv};
+use crate::http_server;
 use crate::record::RecordSink;
 use crate::router::{self, MAX_BODY_BYTES, Router, new_request_id};
 use crate::sagemaker::Invoker;
@@ -26,64 +21,26 @@ pub async fn run<I: Invoker, S: RecordSink>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => return Ok(()),
-        };
-        let _ = stream.set_nodelay(true);
-        let router = Arc::clone(&router);
-        tokio::spawn(async move {
-            let service = service_fn(move |req: http::Request<Incoming>| {
-                let router = Arc::clone(&router);
-                async move {
-                    let req = to_request(req).await;
-                    let resp = router.handle(req).await;
-                    Ok::<_, Infallible>(resp.map(Full::new))
-                }
-            });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection closed with an error");
+    http_server::run(
+        "serve",
+        listener,
+        shutdown,
+        move |req: http::Request<Incoming>| {
+            let router = Arc::clone(&router);
+            async move {
+                let (parts, body) = req.into_parts();
+                let req = router::Request {
+                    method: parts.method,
+                    path: parts.uri.path().to_owned(),
+                    headers: parts.headers,
+                    body: http_server::read_body(body, MAX_BODY_BYTES).await,
+                    request_id: new_request_id(),
+                };
+                router.handle(req).await
             }
-        });
-    }
-}
-
-/// Reads the body up to one byte past the limit (enough for the router to answer 413).
-async fn to_request(req: http::Request<Incoming>) -> router::Request {
-    let (parts, mut body) = req.into_parts();
-    let mut buf = BytesMut::new();
-    while buf.len() <= MAX_BODY_BYTES {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    buf.extend_from_slice(&data);
-                }
-            }
-            // A client that hangs up mid-body gets whatever arrived; the router validates it.
-            Some(Err(_)) | None => break,
-        }
-    }
-    buf.truncate(MAX_BODY_BYTES + 1);
-    router::Request {
-        method: parts.method,
-        path: parts.uri.path().to_owned(),
-        headers: parts.headers,
-        body: Bytes::from(buf),
-        request_id: new_request_id(),
-    }
+        },
+    )
+    .await
 }
 
 /// Reads, validates and applies a config file: the one reload path, for the file watcher and

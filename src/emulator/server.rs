@@ -1,20 +1,15 @@
 //! The emulator's HTTP side: SageMaker Runtime's REST routes over hyper's HTTP/1.1 server, and
 //! the `emulate` subcommand.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -23,6 +18,7 @@ use super::{
     CUSTOM_ATTRIBUTES, Emulator, INFERENCE_ID, INVOKED_VARIANT, Invocation, MAX_PAYLOAD_BYTES,
     ModelSpec, ModelsError, TARGET_VARIANT, demo_models, load_models,
 };
+use crate::http_server;
 
 /// Serves the emulator on `listener` until `shutdown` completes. Connections in flight are left
 /// to finish (a hanging fault never does; its connection ends with the process).
@@ -31,59 +27,22 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "emulator: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => return Ok(()),
-        };
-        let _ = stream.set_nodelay(true);
-        let emulator = Arc::clone(&emulator);
-        tokio::spawn(async move {
-            let service = service_fn(move |req: http::Request<Incoming>| {
-                let emulator = Arc::clone(&emulator);
-                async move {
-                    let (parts, body) = req.into_parts();
-                    let body = read_body(body).await;
-                    let resp = emulator
-                        .handle(parts.method, parts.uri.path(), &parts.headers, body)
-                        .await;
-                    Ok::<_, Infallible>(resp.map(Full::new))
-                }
-            });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "emulator: connection closed with an error");
+    http_server::run(
+        "emulator",
+        listener,
+        shutdown,
+        move |req: http::Request<Incoming>| {
+            let emulator = Arc::clone(&emulator);
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = http_server::read_body(body, MAX_PAYLOAD_BYTES).await;
+                emulator
+                    .handle(parts.method, parts.uri.path(), &parts.headers, body)
+                    .await
             }
-        });
-    }
-}
-
-/// Reads the body up to one byte past SageMaker's limit (enough to refuse it).
-async fn read_body(mut body: Incoming) -> Bytes {
-    let mut buf = BytesMut::new();
-    while buf.len() <= MAX_PAYLOAD_BYTES {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    buf.extend_from_slice(&data);
-                }
-            }
-            Some(Err(_)) | None => break,
-        }
-    }
-    buf.truncate(MAX_PAYLOAD_BYTES + 1);
-    buf.freeze()
+        },
+    )
+    .await
 }
 
 impl Emulator {
