@@ -8,6 +8,7 @@ pub mod cors;
 pub mod demo;
 pub mod emulator;
 pub mod error;
+pub mod http_server;
 pub mod identity;
 pub mod lambda;
 pub mod record;
