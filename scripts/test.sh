@@ -17,6 +17,9 @@ python3 tests/vectors/gen_assignment.py --check
 step "Rust unit, integration and benchmark-smoke tests"
 cargo test --all-targets --locked
 
+step "Lambda fidelity: one cargo-lambda build; every event through aws-lambda-rie, sam local invoke and start-api; cold starts"
+bash tests/lambda/run.sh
+
 step "SAM template, IAM least privilege, event fixtures"
 bash .ci/check-sam.sh
 

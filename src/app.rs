@@ -81,14 +81,16 @@ pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, StartErr
         // Stalled-stream protection polls every body; model answers are small and bounded by
         // the operation timeout already.
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+    // Runtimes and local tools pass unset variables as empty strings: empty means unset.
+    let set = |name: &str| env.var(name).is_some_and(|v| !v.trim().is_empty());
     let local = env
         .var("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")
         .is_some_and(|u| is_loopback_url(&u));
     if local {
-        if env.var("AWS_REGION").is_none() && env.var("AWS_DEFAULT_REGION").is_none() {
+        if !set("AWS_REGION") && !set("AWS_DEFAULT_REGION") {
             loader = loader.region(Region::new("us-east-1"));
         }
-        if env.var("AWS_ACCESS_KEY_ID").is_none() && env.var("AWS_PROFILE").is_none() {
+        if !set("AWS_ACCESS_KEY_ID") && !set("AWS_PROFILE") {
             loader = loader.credentials_provider(local_credentials());
         }
     }

@@ -58,6 +58,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    drop_empty_endpoint_overrides();
     init_tracing();
     let lambda_mode = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let command = if lambda_mode {
@@ -228,6 +229,17 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// `sam local` passes a template's `AWS::NoValue` as an empty string, and the AWS SDK takes an
+/// empty endpoint override as an unset URL and fails every call: an empty override means none.
+fn drop_empty_endpoint_overrides() {
+    for name in ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ENDPOINT_URL"] {
+        if std::env::var_os(name).is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
+            // SAFETY: called first thing in main, before the runtime or any other thread exists.
+            unsafe { std::env::remove_var(name) };
+        }
     }
 }
 

@@ -205,7 +205,7 @@ def env_json() -> dict:
         "CanaryRouterFunction": {
             "CANARY_CONFIG": json.dumps(TEST_CONFIG, separators=(",", ":")),
             "CANARY_COOKIE_KEY": TEST_COOKIE_KEY,
-            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:8080",
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:8081",
         }
     }
 
