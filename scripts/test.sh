@@ -8,8 +8,16 @@ cd "$REPO"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "Python tools (.venv: aws-sam-cli, cfn-lint, boto3, jsonschema)"
+step "Python tools (.venv: aws-sam-cli, cfn-lint, boto3, jsonschema, gbstats, scipy, duckdb, cargo-lambda)"
 bash .ci/setup-python.sh
+
+step "Debian packages: chromium (the report's HTML screenshot test)"
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+fi
+
+step "Report statistics goldens match scipy, statsmodels and gbstats"
+.venv/bin/python tests/golden/gen_report_goldens.py --check
 
 step "Assignment vectors match their independent generator (Python hashlib)"
 python3 tests/vectors/gen_assignment.py --check

@@ -12,6 +12,7 @@ pub mod http_server;
 pub mod identity;
 pub mod lambda;
 pub mod record;
+pub mod report;
 pub mod router;
 pub mod sagemaker;
 pub mod serve;

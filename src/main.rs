@@ -49,6 +49,8 @@ enum Command {
     },
     /// Run the whole story end to end on this machine: emulator, router, synthetic users, checks.
     Demo(canary_router::demo::DemoArgs),
+    /// A/B analysis of decision and outcome records.
+    Report(canary_router::report::ReportArgs),
     /// Reserved: config move plans (a later release).
     #[command(hide = true)]
     Plan,
@@ -66,6 +68,10 @@ fn main() -> ExitCode {
     } else {
         Some(Cli::parse().command)
     };
+    // The report runs its own worker threads and no async I/O: no runtime needed.
+    if let Some(Command::Report(args)) = command {
+        return ExitCode::from(canary_router::report::cli_main(args));
+    }
     // Lambda sends one event at a time to an instance: a current-thread runtime is all it needs,
     // and it makes each SageMaker call measurably cheaper (benches/router.rs, sdk/*).
     let mut builder = if lambda_mode {
@@ -88,6 +94,7 @@ fn main() -> ExitCode {
                 canary_router::emulator::cli_main(listen, models).await
             }
             Some(Command::Demo(args)) => canary_router::demo::cli_main(args).await,
+            Some(Command::Report(_)) => Ok(()),
             Some(Command::Plan | Command::Validate) => {
                 eprintln!("error: this subcommand is reserved for a later release");
                 Err(2)

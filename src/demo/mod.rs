@@ -320,6 +320,17 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
         observations.len() * 2,
         started.elapsed().as_secs_f64()
     );
+    // The experiment's analysis, from the records the router just wrote.
+    match crate::report::analyse(
+        vec![crate::report::Input::Path(records_path.clone())],
+        &crate::report::Options::default(),
+    ) {
+        Ok(report) => {
+            println!("\nreport of {}:\n", records_path.display());
+            print!("{}", crate::report::render_table(&report));
+        }
+        Err(e) => eprintln!("demo: cannot report on {}: {e}", records_path.display()),
+    }
     let passed = s.checks.passed();
     println!("demo: checks {}", if passed { "passed" } else { "FAILED" });
     Ok(passed)

@@ -1,0 +1,311 @@
+//! 128-bit identities for request IDs and units, and the compact set that de-duplicates
+//! records by `request_id`.
+//!
+//! The router's own formats map losslessly: a canonical lower-case UUID (`request_id`) is its
+//! 128 bits, and a 64-digit lower-case hex SHA-256 (`unit`) is its first 128 bits (a truncated
+//! cryptographic hash). Any other string is hashed to 128 bits (two keyed SipHash-1-3 passes).
+//! Two distinct IDs then share a value with probability about n²/2¹²⁹: for a billion records,
+//! about 1.5·10⁻²¹, far below the odds of a disk error, so de-duplication is exact in practice.
+
+use std::hash::{DefaultHasher, Hasher};
+
+/// The 128-bit identity of an ID string.
+pub fn id128(s: &str) -> u128 {
+    id128_bytes(s.as_bytes())
+}
+
+/// [`id128`] of the string's bytes.
+pub fn id128_bytes(b: &[u8]) -> u128 {
+    if b.len() == 36 {
+        if let Some(v) = uuid_bits(b) {
+            return v;
+        }
+    } else if b.len() == 64
+        && let Some(v) = hex_prefix(b)
+    {
+        return v;
+    }
+    let mut h1 = DefaultHasher::new();
+    h1.write_u8(0x5a);
+    h1.write(b);
+    let mut h2 = DefaultHasher::new();
+    h2.write_u8(0xa5);
+    h2.write(b);
+    h2.write_usize(b.len());
+    (u128::from(h1.finish()) << 64) | u128::from(h2.finish())
+}
+
+/// Lower-case hex digit values; 0xff for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Hex digits to bits, 16 at a time; None on a non-digit.
+fn hex64(digits: &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    let mut bad = 0u8;
+    for &c in digits {
+        let d = HEX[usize::from(c)];
+        bad |= d;
+        v = (v << 4) | u64::from(d & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(v)
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lower-case hex, as 128 bits.
+fn uuid_bits(b: &[u8]) -> Option<u128> {
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let mut hi = [0u8; 16];
+    hi[..8].copy_from_slice(&b[..8]);
+    hi[8..12].copy_from_slice(&b[9..13]);
+    hi[12..].copy_from_slice(&b[14..18]);
+    let mut lo = [0u8; 16];
+    lo[..4].copy_from_slice(&b[19..23]);
+    lo[4..].copy_from_slice(&b[24..36]);
+    Some((u128::from(hex64(&hi)?) << 64) | u128::from(hex64(&lo)?))
+}
+
+/// The first 32 digits of a 64-digit lower-case hex string, as 128 bits.
+fn hex_prefix(b: &[u8]) -> Option<u128> {
+    let v = (u128::from(hex64(&b[..16])?) << 64) | u128::from(hex64(&b[16..32])?);
+    // The rest must be hex too, or the string is not a digest and gets hashed whole.
+    hex64(&b[32..48])?;
+    hex64(&b[48..])?;
+    Some(v)
+}
+
+/// The request IDs seen so far: an open-addressing table of 128-bit identities with linear
+/// probing, 16 bytes per slot and no other per-entry cost; the table doubles at 3/4 full, so
+/// it holds between 21 and 43 bytes per ID. One cache line holds four slots, so a lookup
+/// usually costs one memory access.
+#[derive(Debug)]
+pub struct Seen {
+    slots: Vec<u128>,
+    len: usize,
+    /// The identity 0 marks an empty slot; whether it was seen is kept here.
+    zero: bool,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            slots: vec![0; 1 << 8],
+            len: 0,
+            zero: false,
+        }
+    }
+}
+
+impl Seen {
+    /// Records `request_id`'s identity; false when it was already there (a duplicate).
+    pub fn first_time(&mut self, id: u128) -> bool {
+        if id == 0 {
+            return !std::mem::replace(&mut self.zero, true);
+        }
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = Self::home(id) & mask;
+        loop {
+            let s = self.slots[i];
+            if s == id {
+                return false;
+            }
+            if s == 0 {
+                self.slots[i] = id;
+                self.len += 1;
+                return true;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Number of distinct IDs.
+    pub fn len(&self) -> usize {
+        self.len + usize::from(self.zero)
+    }
+
+    /// Reads the slot where `id` would start probing, so that a later
+    /// [`Seen::first_time`] finds it in cache: a batch of such independent reads overlaps
+    /// its cache misses, where probing one ID after another waits for each.
+    pub fn touch(&self, id: u128) -> u64 {
+        self.slots[Self::home(id) & (self.slots.len() - 1)] as u64
+    }
+
+    fn home(id: u128) -> usize {
+        ((id as u64) ^ ((id >> 64) as u64).rotate_left(29)) as usize
+    }
+
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let mask = self.slots.len() - 1;
+        for id in old.into_iter().filter(|&id| id != 0) {
+            let mut i = Self::home(id) & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = id;
+        }
+    }
+}
+
+/// A map from 128-bit identities (units) to small values, open addressing with linear
+/// probing: the key sits beside its value, so a lookup usually costs one memory access
+/// (a general-purpose map costs two: its control bytes, then the entry).
+#[derive(Debug)]
+pub struct IdMap<V> {
+    slots: Vec<(u128, V)>,
+    len: usize,
+    /// The identity 0 marks an empty slot; its value, if any, is kept here.
+    zero: Option<V>,
+}
+
+impl<V: Default> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap {
+            slots: (0..1 << 6).map(|_| (0, V::default())).collect(),
+            len: 0,
+            zero: None,
+        }
+    }
+}
+
+impl<V: Default> IdMap<V> {
+    /// The value of `id`, inserted by `new` when absent.
+    pub fn get_or_insert_with(&mut self, id: u128, new: impl FnOnce() -> V) -> &mut V {
+        if id == 0 {
+            return self.zero.get_or_insert_with(new);
+        }
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = Seen::home(id) & mask;
+        loop {
+            let k = self.slots[i].0;
+            if k == id {
+                break;
+            }
+            if k == 0 {
+                self.slots[i] = (id, new());
+                self.len += 1;
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        &mut self.slots[i].1
+    }
+
+    /// Reads the slot where `id` would start probing (see [`Seen::touch`]).
+    pub fn touch(&self, id: u128) -> u64 {
+        self.slots[Seen::home(id) & (self.slots.len() - 1)].0 as u64
+    }
+
+    /// Every entry, in no particular order.
+    pub fn into_entries(self) -> Vec<(u128, V)> {
+        let mut out: Vec<(u128, V)> = self.slots.into_iter().filter(|e| e.0 != 0).collect();
+        if let Some(v) = self.zero {
+            out.push((0, v));
+        }
+        out
+    }
+
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let fresh: Vec<(u128, V)> = (0..size).map(|_| (0, V::default())).collect();
+        let old = std::mem::replace(&mut self.slots, fresh);
+        let mask = size - 1;
+        for (id, v) in old.into_iter().filter(|e| e.0 != 0) {
+            let mut i = Seen::home(id) & mask;
+            while self.slots[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (id, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_map_losslessly() {
+        let a = id128("0123abcd-4567-4890-abcd-ef0123456789");
+        assert_eq!(a, 0x0123abcd_4567_4890_abcd_ef0123456789);
+        // Upper case is a different string: it is hashed, not folded onto the lower-case one.
+        assert_ne!(id128("0123ABCD-4567-4890-ABCD-EF0123456789"), a);
+    }
+
+    #[test]
+    fn digests_use_their_first_128_bits() {
+        let hex = "ff".repeat(16) + &"00".repeat(16);
+        assert_eq!(id128(&hex), u128::MAX);
+        let not_hex = "g".repeat(64);
+        assert_ne!(id128(&not_hex), 0);
+    }
+
+    #[test]
+    fn other_strings_hash_apart() {
+        use std::collections::HashSet;
+        let ids = ["", "a", "b", "ab", "req-1", "req-2", "req-10"];
+        let set: HashSet<u128> = ids.iter().map(|s| id128(s)).collect();
+        assert_eq!(set.len(), ids.len());
+        assert_eq!(id128("req-1"), id128("req-1"));
+    }
+
+    #[test]
+    fn seen_grows_and_keeps_everything() {
+        let mut s = Seen::default();
+        for i in 0..100_000u128 {
+            // Clustered values stress linear probing.
+            assert!(s.first_time(i * 4096 + 1));
+        }
+        assert!(s.first_time(0));
+        assert!(!s.first_time(0));
+        for i in 0..100_000u128 {
+            assert!(!s.first_time(i * 4096 + 1));
+        }
+        assert_eq!(s.len(), 100_001);
+    }
+
+    #[test]
+    fn id_map_keeps_values() {
+        let mut m: IdMap<u32> = IdMap::default();
+        for i in 0..50_000u128 {
+            *m.get_or_insert_with(i * 7919, || 0) += 1;
+        }
+        for i in 0..50_000u128 {
+            *m.get_or_insert_with(i * 7919, || 100) += 1;
+        }
+        let mut e = m.into_entries();
+        e.sort_unstable();
+        assert_eq!(e.len(), 50_000);
+        assert!(e.iter().all(|(_, v)| *v == 2));
+        assert_eq!(e[0], (0, 2), "the zero identity has its own slot");
+    }
+
+    #[test]
+    fn seen_flags_duplicates() {
+        let mut s = Seen::default();
+        assert!(s.first_time(id128("x")));
+        assert!(!s.first_time(id128("x")));
+        assert!(s.first_time(id128("y")));
+        assert_eq!(s.len(), 2);
+    }
+}

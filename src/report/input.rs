@@ -1,0 +1,498 @@
+//! Reading inputs as a stream: files (plain or gzip, detected by their magic bytes), stdin, or
+//! bytes in memory, cut into chunks of whole lines, parsed by worker threads, and handed to
+//! one aggregator. Memory stays bounded: a few chunks in flight, never the whole input.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use flate2::bufread::MultiGzDecoder;
+
+use super::ReportError;
+use super::parse::{Def, Fact, Line, Names, parse_line};
+
+/// Size of the chunks handed to the parsing workers.
+const CHUNK: usize = 2 << 20;
+/// A line longer than this is not a record: it is counted as corrupt and skipped.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// One source of records.
+#[derive(Debug)]
+pub enum Input {
+    /// A file: JSON lines, or the same gzip-compressed.
+    Path(PathBuf),
+    /// Standard input (`-` on the command line), plain or gzip.
+    Stdin,
+    /// Bytes in memory (records kept by the demo, tests), plain or gzip.
+    Bytes(Vec<u8>),
+}
+
+impl Input {
+    /// `-` is stdin, anything else a file path.
+    pub fn from_arg(path: PathBuf) -> Input {
+        if path.as_os_str() == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(path)
+        }
+    }
+
+    /// How the input is named in the report.
+    pub fn label(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "-".to_owned(),
+            Input::Bytes(_) => "(memory)".to_owned(),
+        }
+    }
+
+    fn open(self) -> Result<Box<dyn Read + Send>, ReportError> {
+        let label = self.label();
+        let io_err = |source| ReportError::Io {
+            path: label.clone(),
+            source,
+        };
+        match self {
+            Input::Path(p) => gunzip_if_needed(File::open(&p).map_err(io_err)?).map_err(io_err),
+            Input::Stdin => gunzip_if_needed(io::stdin()).map_err(io_err),
+            Input::Bytes(b) => gunzip_if_needed(io::Cursor::new(b)).map_err(io_err),
+        }
+    }
+}
+
+/// Wraps the reader in a gzip decoder when it starts with the gzip magic bytes (several
+/// concatenated members, as `cat a.gz b.gz` makes, are read as one stream). Plain input is
+/// read straight into the chunks, without an intermediate buffer.
+fn gunzip_if_needed(mut r: impl Read + Send + 'static) -> io::Result<Box<dyn Read + Send>> {
+    let mut head = [0u8; 2];
+    let mut n = 0;
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let whole = io::Cursor::new(head[..n].to_vec()).chain(r);
+    if n == 2 && head == [0x1f, 0x8b] {
+        Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
+            256 << 10,
+            whole,
+        ))))
+    } else {
+        Ok(Box::new(whole))
+    }
+}
+
+/// Line counts of one batch or of the whole input.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LineCounts {
+    /// Every line read, blank ones included.
+    pub lines: u64,
+    pub blank: u64,
+    /// Decision and outcome records, duplicates included.
+    pub records: u64,
+    pub not_records: u64,
+    pub corrupt: u64,
+}
+
+impl LineCounts {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, o: &LineCounts) {
+        self.lines += o.lines;
+        self.blank += o.blank;
+        self.records += o.records;
+        self.not_records += o.not_records;
+        self.corrupt += o.corrupt;
+    }
+}
+
+/// What a worker hands the aggregator for one chunk.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Names first seen by this worker, announced before the facts that use them.
+    pub defs: Vec<Def>,
+    pub facts: Vec<Fact>,
+    pub counts: LineCounts,
+}
+
+/// Parses one chunk of whole lines.
+#[cfg(test)]
+pub fn parse_chunk(chunk: &[u8], names: &mut Names) -> Batch {
+    parse_chunk_into(chunk, names, Vec::with_capacity(chunk.len() / 256 + 1))
+}
+
+/// [`parse_chunk`], filling a recycled `facts` vector.
+fn parse_chunk_into(chunk: &[u8], names: &mut Names, mut facts: Vec<Fact>) -> Batch {
+    facts.clear();
+    let mut batch = Batch {
+        facts,
+        ..Batch::default()
+    };
+    let c = &mut batch.counts;
+    let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
+    if !chunk.is_empty() {
+        let mut start = 0;
+        loop {
+            let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
+            c.lines += 1;
+            match parse_line(&body[start..end], names) {
+                Line::Blank => c.blank += 1,
+                Line::Record(f) => {
+                    c.records += 1;
+                    batch.facts.push(f);
+                }
+                Line::NotRecord => c.not_records += 1,
+                Line::Corrupt => c.corrupt += 1,
+            }
+            if end == body.len() {
+                break;
+            }
+            start = end + 1;
+        }
+    }
+    batch.defs = std::mem::take(&mut names.defs);
+    batch
+}
+
+/// Buffers handed back for reuse: fresh allocations of this size would be fresh pages, and
+/// page faults, for every chunk.
+struct Pool<T>(Mutex<Vec<T>>);
+
+impl<T> Pool<T> {
+    fn new() -> Self {
+        Pool(Mutex::new(Vec::new()))
+    }
+    fn get(&self) -> Option<T> {
+        self.0.lock().ok()?.pop()
+    }
+    fn put(&self, item: T) {
+        if let Ok(mut v) = self.0.lock()
+            && v.len() < 32
+        {
+            v.push(item);
+        }
+    }
+}
+
+/// Work for the parsing workers.
+enum Work {
+    /// A buffer and the range of it that holds whole lines.
+    Chunk(Vec<u8>, std::ops::Range<usize>),
+    /// Lines the reader had to drop (over [`MAX_LINE`]).
+    Dropped(u64),
+}
+
+/// Batches parsed out of order, waiting for their turn, and the next sequence number due.
+struct Pending {
+    next: u64,
+    ready: BTreeMap<u64, (usize, Batch)>,
+}
+
+/// Pending batches beyond which a worker waits for the aggregator instead of parsing on.
+const MAX_PENDING: usize = 16;
+
+/// Streams every input through `threads` parsing workers into `apply(worker, batch)`. There is
+/// no aggregating thread: a worker that finishes a chunk applies every batch that is due, in
+/// input order (so floating-point sums, and the report, do not depend on timing), while the
+/// others keep parsing; on two cores both stay busy. Stops at the first input that cannot be
+/// read.
+pub fn run(
+    inputs: Vec<Input>,
+    threads: usize,
+    apply: impl FnMut(usize, &mut Batch) + Send,
+) -> Result<(), ReportError> {
+    let threads = threads.max(1);
+    let buffers: Pool<Vec<u8>> = Pool::new();
+    let fact_vecs: Pool<Vec<Fact>> = Pool::new();
+    let pending = Mutex::new(Pending {
+        next: 0,
+        ready: BTreeMap::new(),
+    });
+    let apply = Mutex::new(apply);
+    let (buffers, fact_vecs, pending, apply) = (&buffers, &fact_vecs, &pending, &apply);
+    // Applies every due batch; the caller holds the aggregator.
+    let drain = |f: &mut dyn FnMut(usize, &mut Batch)| loop {
+        let due = match pending.lock() {
+            Ok(mut p) => {
+                let next = p.next;
+                let due = p.ready.remove(&next);
+                if due.is_some() {
+                    p.next += 1;
+                }
+                due
+            }
+            Err(_) => None,
+        };
+        let Some((w, mut batch)) = due else { return };
+        f(w, &mut batch);
+        fact_vecs.put(std::mem::take(&mut batch.facts));
+    };
+    let drain = &drain;
+    let result = std::thread::scope(|s| {
+        let (work_tx, work_rx) = sync_channel::<(u64, Work)>(threads * 4);
+        let work_rx: Arc<Mutex<Receiver<(u64, Work)>>> = Arc::new(Mutex::new(work_rx));
+        for w in 0..threads {
+            let rx = Arc::clone(&work_rx);
+            s.spawn(move || {
+                let mut names = Names::default();
+                loop {
+                    let work = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, work)) = work else { return };
+                    let batch = match work {
+                        Work::Chunk(chunk, range) => {
+                            let facts = fact_vecs
+                                .get()
+                                .unwrap_or_else(|| Vec::with_capacity(range.len() / 256 + 1));
+                            let batch = parse_chunk_into(&chunk[range], &mut names, facts);
+                            buffers.put(chunk);
+                            batch
+                        }
+                        Work::Dropped(n) => Batch {
+                            counts: LineCounts {
+                                lines: n,
+                                corrupt: n,
+                                ..LineCounts::default()
+                            },
+                            ..Batch::default()
+                        },
+                    };
+                    let backlog = match pending.lock() {
+                        Ok(mut p) => {
+                            p.ready.insert(seq, (w, batch));
+                            p.ready.len()
+                        }
+                        Err(_) => return,
+                    };
+                    // Apply what is due if nobody else is; wait only when far behind.
+                    let guard = if backlog > MAX_PENDING {
+                        apply.lock().ok()
+                    } else {
+                        apply.try_lock().ok()
+                    };
+                    if let Some(mut f) = guard {
+                        drain(&mut *f);
+                    }
+                }
+            });
+        }
+        let reader = s.spawn(move || -> Result<(), ReportError> {
+            let mut seq = 0u64;
+            for input in inputs {
+                let label = input.label();
+                let r = input.open()?;
+                let fresh = |n: usize| {
+                    let mut b = buffers.get().unwrap_or_default();
+                    if b.len() < n {
+                        b.resize(n, 0);
+                    }
+                    b
+                };
+                read_chunks(r, &fresh, &mut |w| {
+                    seq += 1;
+                    work_tx.send((seq - 1, w)).is_ok()
+                })
+                .map_err(|source| ReportError::Io {
+                    path: label,
+                    source,
+                })?;
+            }
+            Ok(())
+        });
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(ReportError::Internal("the reader thread panicked".into())))
+    });
+    // Every worker has finished: apply what is left, in order.
+    if let Ok(mut f) = apply.lock() {
+        drain(&mut *f);
+    }
+    let left = pending.lock().map_or(0, |p| p.ready.len());
+    result?;
+    if left > 0 {
+        return Err(ReportError::Internal(format!(
+            "{left} batches were never applied"
+        )));
+    }
+    Ok(())
+}
+
+/// Cuts a stream into chunks that end at a line end (the last one at the end of the stream).
+/// `fresh(n)` gives a buffer at least `n` long; reads go straight into it (buffers are
+/// recycled, so their memory is neither faulted in nor zeroed again).
+fn read_chunks(
+    mut r: Box<dyn Read + Send>,
+    fresh: &dyn Fn(usize) -> Vec<u8>,
+    send: &mut dyn FnMut(Work) -> bool,
+) -> io::Result<()> {
+    let mut carry: Vec<u8> = Vec::new();
+    // Skipping the rest of an over-long line.
+    let mut skipping = false;
+    loop {
+        let start = carry.len();
+        let mut buf = fresh(start + CHUNK);
+        buf[..start].copy_from_slice(&carry);
+        carry.clear();
+        let mut filled = start;
+        let mut eof = false;
+        while filled < start + CHUNK {
+            match r.read(&mut buf[filled..start + CHUNK]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut from = 0;
+        if skipping {
+            match memchr::memchr(b'\n', &buf[start..filled]) {
+                Some(i) => {
+                    skipping = false;
+                    from = start + i + 1;
+                }
+                None if eof => return Ok(()),
+                None => continue,
+            }
+        }
+        if eof {
+            // The rest, a last line without a newline included.
+            if filled > from {
+                send(Work::Chunk(buf, from..filled));
+            }
+            return Ok(());
+        }
+        let new = from.max(start);
+        match memchr::memrchr(b'\n', &buf[new..filled]) {
+            Some(i) => {
+                let end = new + i + 1;
+                carry.extend_from_slice(&buf[end..filled]);
+                if end > from && !send(Work::Chunk(buf, from..end)) {
+                    return Ok(());
+                }
+            }
+            None => {
+                let line = &buf[from..filled];
+                if line.len() > MAX_LINE {
+                    skipping = true;
+                    if !send(Work::Dropped(1)) {
+                        return Ok(());
+                    }
+                } else {
+                    carry.extend_from_slice(line);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn chunks_of(data: &[u8]) -> (Vec<Vec<u8>>, u64) {
+        let mut out = Vec::new();
+        let mut dropped = 0;
+        read_chunks(
+            Box::new(io::Cursor::new(data.to_vec())),
+            &|n| vec![0; n],
+            &mut |w| {
+                match w {
+                    Work::Chunk(c, range) => out.push(c[range].to_vec()),
+                    Work::Dropped(n) => dropped += n,
+                }
+                true
+            },
+        )
+        .unwrap();
+        (out, dropped)
+    }
+
+    #[test]
+    fn chunks_end_at_line_ends_and_keep_every_byte() {
+        let mut data = Vec::new();
+        for i in 0..200_000 {
+            writeln!(data, "line {i} {}", "x".repeat(i % 17)).unwrap();
+        }
+        data.extend_from_slice(b"last line without newline");
+        let (chunks, dropped) = chunks_of(&data);
+        assert!(chunks.len() > 1);
+        assert_eq!(dropped, 0);
+        for c in &chunks[..chunks.len() - 1] {
+            assert_eq!(c.last(), Some(&b'\n'));
+        }
+        assert_eq!(chunks.concat(), data);
+    }
+
+    #[test]
+    fn an_over_long_line_is_dropped_and_the_rest_kept() {
+        let mut data = b"first\n".to_vec();
+        data.extend(std::iter::repeat_n(b'y', MAX_LINE + CHUNK * 2));
+        data.extend_from_slice(b"\nafter\n");
+        let (chunks, dropped) = chunks_of(&data);
+        assert_eq!(dropped, 1);
+        assert_eq!(chunks.concat(), b"first\nafter\n");
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic_bytes() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"hello\n").unwrap();
+        let mut bytes = gz.finish().unwrap();
+        // A second member, as `cat a.gz b.gz` produces.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"world\n").unwrap();
+        bytes.extend(gz.finish().unwrap());
+        let mut text = String::new();
+        Input::Bytes(bytes)
+            .open()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "hello\nworld\n");
+        let mut plain = String::new();
+        Input::Bytes(b"plain\n".to_vec())
+            .open()
+            .unwrap()
+            .read_to_string(&mut plain)
+            .unwrap();
+        assert_eq!(plain, "plain\n");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error() {
+        let err = run(
+            vec![Input::Path("/nonexistent/x.jsonl".into())],
+            1,
+            |_, _| {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, ReportError::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn parse_chunk_counts_lines() {
+        let mut names = Names::default();
+        let b = parse_chunk(b"\n{oops\nnot json\n", &mut names);
+        assert_eq!(
+            b.counts,
+            LineCounts {
+                lines: 3,
+                blank: 1,
+                records: 0,
+                not_records: 1,
+                corrupt: 1
+            }
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! `canary-router report`: A/B analysis of decision and outcome records, from JSON lines (plain,
+//! gzip, CloudWatch exports, Lambda JSON logs) to a decision, with the statistics GrowthBook's
+//! engine uses. One streaming pass; memory is the de-duplication set (16 bytes per record plus
+//! table slack) and the per-unit state.
+
+mod aggregate;
+mod analysis;
+mod dedup;
+mod fast;
+mod input;
+mod model;
+mod output_html;
+mod output_table;
+mod parse;
+mod srm;
+pub mod stats;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+pub use dedup::id128;
+pub use input::Input;
+pub use model::*;
+pub use output_html::{PALETTE, render_html};
+pub use output_table::render_table;
+pub use srm::{Srm, SrmArm};
+
+/// Why the report could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// An input could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The output could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The arguments do not fit the data (an unknown `--control` arm, a bad `--n-star`).
+    #[error("{0}")]
+    Usage(String),
+    /// A bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ReportError {
+    /// The contract's exit status: 2 for bad usage, 3 for I/O and runtime errors.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ReportError::Usage(_) => 2,
+            ReportError::Io { .. } | ReportError::Write { .. } | ReportError::Internal(_) => 3,
+        }
+    }
+}
+
+/// Analysis settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The control arm; by default the first arm of each phase's weights.
+    pub control: Option<String>,
+    /// Always-valid confidence sequences instead of fixed-horizon tests.
+    pub sequential: bool,
+    /// Tuning parameter N* of the confidence sequences.
+    pub n_star: f64,
+    /// Two-sided level of tests and intervals.
+    pub alpha: f64,
+    /// Events analysed per prediction (sum of values over predictions, per unit).
+    pub per_prediction: Vec<String>,
+    /// Parsing threads; 0 picks the number of cores (at most 8).
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            control: None,
+            sequential: false,
+            n_star: 5000.0,
+            alpha: 0.05,
+            per_prediction: vec!["correct".to_owned()],
+            threads: 0,
+        }
+    }
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned text for a terminal, with a verdict line per metric.
+    Table,
+    /// The report as one JSON document (schema in docs/report.md).
+    Json,
+    /// One self-contained HTML page with inline SVG charts.
+    Html,
+}
+
+/// Arguments of `canary-router report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Record files: JSON lines, gzip, CloudWatch Logs exports, Lambda JSON logs; `-` is stdin.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The control arm (default: the first arm of each phase's weights).
+    #[arg(long, value_name = "NAME")]
+    pub control: Option<String>,
+    /// Always-valid confidence sequences (for looking at results repeatedly).
+    #[arg(long)]
+    pub sequential: bool,
+    /// Tuning parameter N* of the confidence sequences: the sample size where they are tightest.
+    #[arg(long, value_name = "N", default_value_t = 5000.0)]
+    pub n_star: f64,
+    /// Exit with status 1 when a sample-ratio check flags a phase.
+    #[arg(long)]
+    pub fail_on_srm: bool,
+    /// Events analysed per prediction (sum of values / predictions per unit), e.g. a 0/1
+    /// `correct`; other events become conversion and value-per-unit metrics.
+    #[arg(long, value_name = "EVENT", default_values_t = vec!["correct".to_owned()])]
+    pub per_prediction: Vec<String>,
+}
+
+impl ReportArgs {
+    /// The analysis options these arguments ask for.
+    pub fn options(&self) -> Options {
+        Options {
+            control: self.control.clone(),
+            sequential: self.sequential,
+            n_star: self.n_star,
+            per_prediction: self.per_prediction.clone(),
+            ..Options::default()
+        }
+    }
+}
+
+/// Reads every input and builds the report.
+pub fn analyse(inputs: Vec<Input>, options: &Options) -> Result<Report, ReportError> {
+    if !(options.n_star > 0.0 && options.n_star.is_finite()) {
+        return Err(ReportError::Usage(format!(
+            "--n-star must be a positive number, not {}",
+            options.n_star
+        )));
+    }
+    if !(options.alpha > 0.0 && options.alpha < 1.0) {
+        return Err(ReportError::Usage(format!(
+            "alpha must be between 0 and 1, not {}",
+            options.alpha
+        )));
+    }
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+        n => n,
+    };
+    let files: Vec<String> = inputs.iter().map(Input::label).collect();
+    let mut agg = aggregate::Aggregator::default();
+    input::run(inputs, threads, |w, batch: &mut input::Batch| {
+        agg.apply(w, batch)
+    })?;
+    analysis::build(agg, files, options)
+}
+
+/// The report of records already in memory (the demo's own), as JSON values.
+pub fn analyse_records(
+    records: &[serde_json::Value],
+    options: &Options,
+) -> Result<Report, ReportError> {
+    let mut bytes = Vec::new();
+    for r in records {
+        // Writing JSON to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut bytes, r);
+        bytes.push(b'\n');
+    }
+    analyse(vec![Input::Bytes(bytes)], options)
+}
+
+/// The report as pretty-printed JSON.
+pub fn render_json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report)
+        .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// The report in `format`.
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Table => render_table(report),
+        Format::Json => render_json(report),
+        Format::Html => render_html(report),
+    }
+}
+
+/// Runs `canary-router report`; returns the exit status (0 ok, 1 `--fail-on-srm` flagged,
+/// 2 bad usage, 3 I/O error). Messages for people go to stderr.
+pub fn cli_main(args: ReportArgs) -> u8 {
+    let options = args.options();
+    let inputs: Vec<Input> = args.files.iter().cloned().map(Input::from_arg).collect();
+    if inputs.iter().filter(|i| matches!(i, Input::Stdin)).count() > 1 {
+        eprintln!("error: `-` (stdin) can be given only once");
+        return 2;
+    }
+    let report = match analyse(inputs, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let text = render(&report, args.format);
+    let written = match &args.out {
+        Some(path) => std::fs::write(path, text.as_bytes()).map_err(|source| ReportError::Write {
+            path: path.display().to_string(),
+            source,
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|source| ReportError::Write {
+                    path: "stdout".into(),
+                    source,
+                })
+        }
+    };
+    if let Err(e) = written {
+        eprintln!("error: {e}");
+        return e.exit_code();
+    }
+    let i = &report.input;
+    if i.skipped > 0 || i.duplicates > 0 {
+        eprintln!(
+            "report: {} records ({} duplicates dropped); {} lines skipped ({} not records, {} corrupt)",
+            i.unique_records, i.duplicates, i.skipped, i.not_records, i.corrupt
+        );
+    }
+    if report.experiments.is_empty() {
+        eprintln!("report: no decision or outcome records found");
+    }
+    if report.srm_flagged {
+        eprintln!("report: WARNING: a sample-ratio check flagged a phase; results may be biased");
+        if args.fail_on_srm {
+            return 1;
+        }
+    }
+    0
+}

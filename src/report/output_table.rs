@@ -1,0 +1,336 @@
+//! `--format table`: aligned text for a terminal, with one plain verdict line per comparison.
+
+use std::fmt::Write;
+
+use super::analysis::signed_num;
+use super::model::*;
+
+/// Column alignment.
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// Renders rows as aligned columns, two spaces apart, each line indented.
+fn columns(out: &mut String, indent: &str, aligns: &[Align], rows: &[Vec<String>]) {
+    let mut widths = vec![0usize; aligns.len()];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(widths.len()) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let mut line = String::from(indent);
+        for (i, cell) in row.iter().enumerate().take(widths.len()) {
+            let pad = widths[i] - cell.chars().count();
+            if i > 0 {
+                line.push_str("  ");
+            }
+            match aligns[i] {
+                Align::Left => {
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+                Align::Right => {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(cell);
+                }
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+/// An integer with thousands separators.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".to_owned(), |x| format!("{:.2}%", x * 100.0))
+}
+
+/// A number with four significant digits.
+pub fn num(x: f64) -> String {
+    let s = signed_num(x);
+    s.strip_prefix('+').map(str::to_owned).unwrap_or(s)
+}
+
+fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".to_owned()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// The value of a metric mean: a percentage for conversions, a number otherwise.
+fn metric_value(kind: MetricKind, x: f64) -> String {
+    match kind {
+        MetricKind::Conversion => format!("{:.2}%", x * 100.0),
+        _ => num(x),
+    }
+}
+
+/// The report as text.
+pub fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    let i = &report.input;
+    let _ = writeln!(
+        out,
+        "canary-router report: {} records from {} ({} duplicates dropped; {} lines skipped: {} not records, {} corrupt)",
+        thousands(i.unique_records),
+        match i.files.len() {
+            1 => i.files[0].clone(),
+            n => format!("{n} inputs"),
+        },
+        thousands(i.duplicates),
+        thousands(i.skipped),
+        thousands(i.not_records),
+        thousands(i.corrupt),
+    );
+    if report.options.sequential {
+        let _ = writeln!(
+            out,
+            "Sequential mode: always-valid confidence sequences (N* = {}); safe to look repeatedly.",
+            report.options.n_star
+        );
+    }
+    if report.experiments.is_empty() {
+        out.push_str("\nNo decision or outcome records found.\n");
+    }
+    for exp in &report.experiments {
+        for phase in &exp.phases {
+            render_phase(&mut out, &exp.name, phase);
+        }
+    }
+    out
+}
+
+fn render_phase(out: &mut String, experiment: &str, p: &Phase) {
+    let _ = writeln!(
+        out,
+        "\n== Experiment {experiment} · config version {} ==",
+        p.config_version
+    );
+    let _ = writeln!(
+        out,
+        "   {} to {} · {} decisions · {} outcomes · control: {}",
+        p.first_ts.as_deref().unwrap_or("?"),
+        p.last_ts.as_deref().unwrap_or("?"),
+        thousands(p.decisions),
+        thousands(p.outcomes),
+        p.control.as_deref().unwrap_or("-"),
+    );
+    let _ = writeln!(out, "   Sample ratio: {}", p.srm.summary);
+    out.push('\n');
+
+    let mut rows = vec![
+        [
+            "arm", "weight", "units", "in tests", "requests", "5xx", "fallback", "p50 ms",
+            "p95 ms", "p99 ms",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for a in &p.arms {
+        let lat =
+            |f: fn(&Latency) -> f64| a.latency_ms.as_ref().map_or("-".to_owned(), |l| ms(f(l)));
+        rows.push(vec![
+            if a.is_control && a.name != "control" {
+                format!("{} (control)", a.name)
+            } else {
+                a.name.clone()
+            },
+            a.weight
+                .map_or("-".to_owned(), |w| format!("{:.2}%", f64::from(w) / 100.0)),
+            thousands(a.units),
+            thousands(a.units_analysed),
+            thousands(a.requests),
+            pct(a.error_rate),
+            pct(a.fallback_rate),
+            lat(|l| l.p50),
+            lat(|l| l.p95),
+            lat(|l| l.p99),
+        ]);
+    }
+    use Align::*;
+    columns(
+        out,
+        "   ",
+        &[
+            Left, Right, Right, Right, Right, Right, Right, Right, Right, Right,
+        ],
+        &rows,
+    );
+
+    if !p.metrics.is_empty() {
+        out.push('\n');
+        let holm = p.comparisons.iter().any(|c| c.holm_family > 1);
+        let seq = p.comparisons.iter().any(|c| c.method == "sequential");
+        let p_head = match (holm, seq) {
+            (true, _) => "p (Holm)",
+            (false, true) => "p (seq.)",
+            _ => "p",
+        };
+        let mut rows = vec![
+            [
+                "metric",
+                "arm",
+                "units",
+                "mean",
+                "95% CI of mean",
+                "difference",
+                "lift",
+                if seq {
+                    "always-valid 95% CI"
+                } else {
+                    "95% CI of lift"
+                },
+                p_head,
+                "P(win)",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for (mi, m) in p.metrics.iter().enumerate() {
+            for (ai, a) in p.arms.iter().enumerate() {
+                let Some(am) = a.metrics.get(mi) else {
+                    continue;
+                };
+                let cmp = p
+                    .comparisons
+                    .iter()
+                    .find(|c| c.metric == m.id && c.arm == a.name);
+                let ci = match (am.ci_low, am.ci_high) {
+                    (Some(l), Some(h)) => {
+                        format!("{} to {}", metric_value(m.kind, l), metric_value(m.kind, h))
+                    }
+                    _ => "-".to_owned(),
+                };
+                let dash = || "-".to_owned();
+                let (diff, lift, lift_ci, pv, ctw) = match cmp {
+                    Some(c) => (
+                        c.absolute.map_or_else(dash, |e| signed_num(e.estimate)),
+                        c.relative
+                            .map_or_else(dash, |e| format!("{:+.1}%", e.estimate * 100.0)),
+                        c.relative.map_or_else(dash, |e| {
+                            format!("{:+.1}% to {:+.1}%", e.ci_low * 100.0, e.ci_high * 100.0)
+                        }),
+                        c.relative
+                            .or(c.absolute)
+                            .map_or_else(dash, |e| p_text(e.p_value_holm.unwrap_or(e.p_value))),
+                        c.chance_to_win
+                            .map_or_else(dash, |w| format!("{:.1}%", w * 100.0)),
+                    ),
+                    None => (
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ),
+                };
+                rows.push(vec![
+                    if ai == 0 {
+                        m.label.clone()
+                    } else {
+                        String::new()
+                    },
+                    a.name.clone(),
+                    thousands(am.units),
+                    metric_value(m.kind, am.mean),
+                    ci,
+                    diff,
+                    lift,
+                    lift_ci,
+                    pv,
+                    ctw,
+                ]);
+            }
+        }
+        columns(
+            out,
+            "   ",
+            &[
+                Left, Left, Right, Right, Right, Right, Right, Right, Right, Right,
+            ],
+            &rows,
+        );
+        if holm {
+            out.push_str("   p-values Holm-adjusted across treatment arms per metric; intervals unadjusted.\n");
+        }
+    }
+
+    if !p.comparisons.is_empty() {
+        out.push_str("\n   Verdicts\n");
+        for c in &p.comparisons {
+            let mark = match c.direction {
+                Direction::Better => "+",
+                Direction::Worse => "!",
+                _ => "=",
+            };
+            let _ = writeln!(out, "   {mark} {}", c.verdict);
+        }
+    }
+    let dq = &p.data_quality;
+    if !dq.notes.is_empty() || p.srm.flagged {
+        out.push_str("\n   Data quality\n");
+        if p.srm.flagged {
+            let _ = writeln!(
+                out,
+                "   - SAMPLE RATIO MISMATCH ({}): assignment or logging is broken; do not trust the comparisons",
+                p.srm.reasons.join(", ")
+            );
+        }
+        for n in &dq.notes {
+            let _ = writeln!(out, "   - {n}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn columns_align() {
+        let mut out = String::new();
+        columns(
+            &mut out,
+            "",
+            &[Align::Left, Align::Right],
+            &[
+                vec!["a".into(), "1".into()],
+                vec!["long".into(), "100".into()],
+            ],
+        );
+        assert_eq!(out, "a       1\nlong  100\n");
+    }
+}
