@@ -769,12 +769,7 @@ fn header_str<K: header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&
 
 /// Whether a content type is in the accepted list (`image/*` style ranges allowed).
 fn accepts(allowed: &[String], content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = transform::media_essence(content_type);
     allowed.iter().any(|a| match a.strip_suffix("/*") {
         Some(prefix) => essence.split('/').next() == Some(prefix) && essence.contains('/'),
         None => *a == essence,

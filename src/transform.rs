@@ -144,14 +144,20 @@ pub struct RequestContext<'a> {
     pub request_id: &'a str,
 }
 
-/// Whether a media type is JSON (`application/json`, or any `+json` suffix), ignoring parameters.
-pub fn is_json(content_type: &str) -> bool {
-    let essence = content_type
+/// The media type without parameters, lower-cased (`Application/JSON; charset=utf-8` is
+/// `application/json`).
+pub fn media_essence(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Whether a media type is JSON (`application/json`, or any `+json` suffix), ignoring parameters.
+pub fn is_json(content_type: &str) -> bool {
+    let essence = media_essence(content_type);
     essence == "application/json" || essence.ends_with("+json")
 }
 
