@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::analysis::signed_num;
 use super::model::*;
-use super::output_table::{num, thousands};
+use super::output_table::{arm_cells, control_suffix, num, thousands};
 
 /// Arm colours, in arm order (control first).
 pub const PALETTE: [&str; 6] = [
@@ -463,33 +463,17 @@ fn phase(out: &mut String, experiment: &str, p: &Phase) {
     // Arms.
     out.push_str("<table><tr><th>arm</th><th>weight</th><th>units</th><th>in tests</th><th>requests</th><th>5xx</th><th>fallback</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr>");
     for (i, a) in p.arms.iter().enumerate() {
-        let pct = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{:.2}%", x * 100.0));
-        let lat = |f: fn(&Latency) -> f64| {
-            a.latency_ms
-                .as_ref()
-                .map_or("-".to_owned(), |l| format!("{:.1}", f(l)))
-        };
         let _ = write!(
             out,
-            "<tr><td><span style=\"color:{}\">■</span> {}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><span style=\"color:{}\">■</span> {}{}</td>",
             colour(i),
             esc(&a.name),
-            if a.is_control && a.name != "control" {
-                " (control)"
-            } else {
-                ""
-            },
-            a.weight
-                .map_or("-".to_owned(), |w| format!("{:.2}%", f64::from(w) / 100.0)),
-            thousands(a.units),
-            thousands(a.units_analysed),
-            thousands(a.requests),
-            pct(a.error_rate),
-            pct(a.fallback_rate),
-            lat(|l| l.p50),
-            lat(|l| l.p95),
-            lat(|l| l.p99)
+            control_suffix(a)
         );
+        for cell in arm_cells(a) {
+            let _ = write!(out, "<td>{}</td>", esc(&cell));
+        }
+        out.push_str("</tr>");
     }
     out.push_str("</table>");
     // Comparisons.

@@ -56,6 +56,33 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// ` (control)` after an arm that is the control without being named so.
+pub fn control_suffix(a: &Arm) -> &'static str {
+    if a.is_control && a.name != "control" {
+        " (control)"
+    } else {
+        ""
+    }
+}
+
+/// The per-arm figures after the name, shared by the table and the HTML page: weight, units,
+/// units in tests, requests, 5xx rate, fallback rate, latency p50/p95/p99.
+pub fn arm_cells(a: &Arm) -> [String; 9] {
+    let lat = |f: fn(&Latency) -> f64| a.latency_ms.as_ref().map_or("-".to_owned(), |l| ms(f(l)));
+    [
+        a.weight
+            .map_or("-".to_owned(), |w| format!("{:.2}%", f64::from(w) / 100.0)),
+        thousands(a.units),
+        thousands(a.units_analysed),
+        thousands(a.requests),
+        pct(a.error_rate),
+        pct(a.fallback_rate),
+        lat(|l| l.p50),
+        lat(|l| l.p95),
+        lat(|l| l.p99),
+    ]
+}
+
 fn pct(x: Option<f64>) -> String {
     x.map_or("-".to_owned(), |x| format!("{:.2}%", x * 100.0))
 }
@@ -152,25 +179,9 @@ fn render_phase(out: &mut String, experiment: &str, p: &Phase) {
         .to_vec(),
     ];
     for a in &p.arms {
-        let lat =
-            |f: fn(&Latency) -> f64| a.latency_ms.as_ref().map_or("-".to_owned(), |l| ms(f(l)));
-        rows.push(vec![
-            if a.is_control && a.name != "control" {
-                format!("{} (control)", a.name)
-            } else {
-                a.name.clone()
-            },
-            a.weight
-                .map_or("-".to_owned(), |w| format!("{:.2}%", f64::from(w) / 100.0)),
-            thousands(a.units),
-            thousands(a.units_analysed),
-            thousands(a.requests),
-            pct(a.error_rate),
-            pct(a.fallback_rate),
-            lat(|l| l.p50),
-            lat(|l| l.p95),
-            lat(|l| l.p99),
-        ]);
+        let mut row = vec![format!("{}{}", a.name, control_suffix(a))];
+        row.extend(arm_cells(a));
+        rows.push(row);
     }
     use Align::*;
     columns(
