@@ -1,6 +1,9 @@
 //! Reading inputs as a stream: files (plain or gzip, detected by their magic bytes), stdin, or
 //! bytes in memory, cut into chunks of whole lines, parsed by worker threads, and handed to
-//! one aggregator. Memory stays bounded: a few chunks in flight, never the whole input.
+//! one aggregator. A plain file is memory-mapped and parsed where it lies in the page cache
+//! (copying it out with `read` was the largest single cost of a report); everything else is
+//! read into recycled buffers. Memory stays bounded: a few chunks in flight, never the whole
+//! input (a mapped file's pages belong to the page cache, which the kernel reclaims).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -10,6 +13,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use flate2::bufread::MultiGzDecoder;
+use memmap2::Mmap;
 
 use super::ReportError;
 use super::parse::{Def, Fact, Line, Names, parse_line};
@@ -49,18 +53,52 @@ impl Input {
         }
     }
 
-    fn open(self) -> Result<Box<dyn Read + Send>, ReportError> {
+    fn open(self) -> Result<Source, ReportError> {
         let label = self.label();
         let io_err = |source| ReportError::Io {
             path: label.clone(),
             source,
         };
-        match self {
-            Input::Path(p) => gunzip_if_needed(File::open(&p).map_err(io_err)?).map_err(io_err),
-            Input::Stdin => gunzip_if_needed(io::stdin()).map_err(io_err),
-            Input::Bytes(b) => gunzip_if_needed(io::Cursor::new(b)).map_err(io_err),
-        }
+        let stream = match self {
+            Input::Path(p) => {
+                let file = File::open(&p).map_err(io_err)?;
+                if let Some(map) = map_plain(&file) {
+                    return Ok(Source::Mapped(Arc::new(map)));
+                }
+                gunzip_if_needed(file)
+            }
+            Input::Stdin => gunzip_if_needed(io::stdin()),
+            Input::Bytes(b) => gunzip_if_needed(io::Cursor::new(b)),
+        };
+        stream.map(Source::Stream).map_err(io_err)
     }
+}
+
+/// An opened input.
+enum Source {
+    /// A plain file, mapped into memory.
+    Mapped(Arc<Mmap>),
+    /// Anything else, decompressed when it is gzip.
+    Stream(Box<dyn Read + Send>),
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// A memory map of `file` when it is a regular file that is not gzip; None when it cannot or
+/// should not be mapped (a pipe, a device, an empty file, a failed map), and is read instead.
+fn map_plain(file: &File) -> Option<Mmap> {
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() < GZIP_MAGIC.len() as u64 {
+        return None;
+    }
+    // SAFETY: the map is read-only and private to this process, but another process could
+    // still change or truncate the file while it is read: a change shows up as changed bytes
+    // (at worst a line counted as corrupt), a truncation as SIGBUS. Tools that read files
+    // this way (ripgrep, SQLite in mmap mode) accept the same; the README tells users not to
+    // truncate a file while a report reads it. Appending is safe: the map keeps the length
+    // it had when opened.
+    let map = unsafe { Mmap::map(file) }.ok()?;
+    (map[..GZIP_MAGIC.len()] != GZIP_MAGIC).then_some(map)
 }
 
 /// Wraps the reader in a gzip decoder when it starts with the gzip magic bytes (several
@@ -78,7 +116,7 @@ fn gunzip_if_needed(mut r: impl Read + Send + 'static) -> io::Result<Box<dyn Rea
         }
     }
     let whole = io::Cursor::new(head[..n].to_vec()).chain(r);
-    if n == 2 && head == [0x1f, 0x8b] {
+    if n == 2 && head == GZIP_MAGIC {
         Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
             256 << 10,
             whole,
@@ -140,7 +178,13 @@ fn parse_chunk_into(chunk: &[u8], names: &mut Names, mut facts: Vec<Fact>) -> Ba
         loop {
             let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
             c.lines += 1;
-            match parse_line(&body[start..end], names) {
+            // Streams drop over-long lines before they are chunked; mapped files get here.
+            let line = if end - start > MAX_LINE {
+                Line::Corrupt
+            } else {
+                parse_line(&body[start..end], names)
+            };
+            match line {
                 Line::Blank => c.blank += 1,
                 Line::Record(f) => {
                     c.records += 1;
@@ -183,6 +227,8 @@ impl<T> Pool<T> {
 enum Work {
     /// A buffer and the range of it that holds whole lines.
     Chunk(Vec<u8>, std::ops::Range<usize>),
+    /// A range of whole lines of a mapped file.
+    Mapped(Arc<Mmap>, std::ops::Range<usize>),
     /// Lines the reader had to drop (over [`MAX_LINE`]).
     Dropped(u64),
 }
@@ -255,6 +301,12 @@ pub fn run(
                             buffers.put(chunk);
                             batch
                         }
+                        Work::Mapped(map, range) => {
+                            let facts = fact_vecs
+                                .get()
+                                .unwrap_or_else(|| Vec::with_capacity(range.len() / 256 + 1));
+                            parse_chunk_into(&map[range], &mut names, facts)
+                        }
                         Work::Dropped(n) => Batch {
                             counts: LineCounts {
                                 lines: n,
@@ -287,22 +339,32 @@ pub fn run(
             let mut seq = 0u64;
             for input in inputs {
                 let label = input.label();
-                let r = input.open()?;
-                let fresh = |n: usize| {
-                    let mut b = buffers.get().unwrap_or_default();
-                    if b.len() < n {
-                        b.resize(n, 0);
-                    }
-                    b
-                };
-                read_chunks(r, &fresh, &mut |w| {
+                let mut send = |w| {
                     seq += 1;
                     work_tx.send((seq - 1, w)).is_ok()
-                })
-                .map_err(|source| ReportError::Io {
-                    path: label,
-                    source,
-                })?;
+                };
+                match input.open()? {
+                    Source::Mapped(map) => {
+                        for range in line_chunks(&map) {
+                            if !send(Work::Mapped(Arc::clone(&map), range)) {
+                                break;
+                            }
+                        }
+                    }
+                    Source::Stream(r) => {
+                        let fresh = |n: usize| {
+                            let mut b = buffers.get().unwrap_or_default();
+                            if b.len() < n {
+                                b.resize(n, 0);
+                            }
+                            b
+                        };
+                        read_chunks(r, &fresh, &mut send).map_err(|source| ReportError::Io {
+                            path: label,
+                            source,
+                        })?;
+                    }
+                }
             }
             Ok(())
         });
@@ -322,6 +384,22 @@ pub fn run(
         )));
     }
     Ok(())
+}
+
+/// Cuts bytes in memory into ranges of about [`CHUNK`] bytes that end at a line end (the
+/// last one at the end of the bytes).
+fn line_chunks(b: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        if from >= b.len() {
+            return None;
+        }
+        let cut = (from + CHUNK).min(b.len());
+        let end = memchr::memchr(b'\n', &b[cut..]).map_or(b.len(), |i| cut + i + 1);
+        let range = from..end;
+        from = end;
+        Some(range)
+    })
 }
 
 /// Cuts a stream into chunks that end at a line end (the last one at the end of the stream).
@@ -409,6 +487,7 @@ mod tests {
             &mut |w| {
                 match w {
                     Work::Chunk(c, range) => out.push(c[range].to_vec()),
+                    Work::Mapped(map, range) => out.push(map[range].to_vec()),
                     Work::Dropped(n) => dropped += n,
                 }
                 true
@@ -454,19 +533,146 @@ mod tests {
         gz.write_all(b"world\n").unwrap();
         bytes.extend(gz.finish().unwrap());
         let mut text = String::new();
-        Input::Bytes(bytes)
-            .open()
-            .unwrap()
+        stream(Input::Bytes(bytes))
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text, "hello\nworld\n");
         let mut plain = String::new();
-        Input::Bytes(b"plain\n".to_vec())
-            .open()
-            .unwrap()
+        stream(Input::Bytes(b"plain\n".to_vec()))
             .read_to_string(&mut plain)
             .unwrap();
         assert_eq!(plain, "plain\n");
+    }
+
+    fn stream(input: Input) -> Box<dyn Read + Send> {
+        match input.open().unwrap() {
+            Source::Stream(r) => r,
+            Source::Mapped(_) => panic!("bytes in memory are never mapped"),
+        }
+    }
+
+    /// Every line count and fact of one input, in order.
+    fn read_all(input: Input) -> (LineCounts, Vec<Fact>) {
+        let mut counts = LineCounts::default();
+        let mut facts = Vec::new();
+        // One worker: names get the same ids whatever the chunking.
+        run(vec![input], 1, |_, b: &mut Batch| {
+            counts.add(&b.counts);
+            facts.extend_from_slice(&b.facts);
+        })
+        .unwrap();
+        (counts, facts)
+    }
+
+    /// A file in the temp directory, removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, bytes: &[u8]) -> TempFile {
+            let path = std::env::temp_dir()
+                .join(format!("canary-router-input-{}-{name}", std::process::id()));
+            std::fs::write(&path, bytes).unwrap();
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// `n` records with a blank line, a platform line and a truncated record after every
+    /// tenth, and no newline after the last record.
+    fn mixed_lines(n: usize) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..n {
+            if i > 0 {
+                data.push(b'\n');
+            }
+            write!(
+                data,
+                r#"{{"kind":"decision","ts":"2026-11-26T10:00:00Z","request_id":"r{i}","experiment":"e","config_version":"v","unit":"u{}","assigned_by":"bucket","arm":"{}","weights":[["a",5000],["b",5000]],"status":200,"latency_ms":{}.5,"_aws":{{"Timestamp":{i},"M":[{{"Name":"x"}}]}}}}"#,
+                i % 97,
+                if i % 3 == 0 { "a" } else { "b" },
+                i % 50
+            )
+            .unwrap();
+            match i % 10 {
+                0 => data.extend_from_slice(b"\n"),
+                1 => data.extend_from_slice(b"\nSTART RequestId: abc"),
+                2 => data.extend_from_slice(b"\n{\"kind\":\"decision\",\"ts"),
+                _ => {}
+            }
+        }
+        data
+    }
+
+    #[test]
+    fn a_mapped_file_reads_like_a_stream() {
+        // Big enough for many chunks, so that chunk edges fall inside lines.
+        let data = mixed_lines(30_000);
+        assert!(data.len() > 3 * CHUNK);
+        let file = TempFile::new("mixed.jsonl", &data);
+        assert!(map_plain(&File::open(&file.0).unwrap()).is_some());
+        let (mapped_counts, mapped_facts) = read_all(Input::Path(file.0.clone()));
+        let (stream_counts, stream_facts) = read_all(Input::Bytes(data));
+        assert_eq!(mapped_counts, stream_counts);
+        assert_eq!(mapped_facts, stream_facts);
+        assert_eq!(mapped_counts.records, 30_000);
+        assert_eq!(mapped_counts.corrupt, 3_000);
+        assert_eq!(mapped_counts.not_records, 3_000);
+        assert_eq!(mapped_counts.blank, 3_000);
+    }
+
+    #[test]
+    fn gzip_and_tiny_files_are_read_not_mapped() {
+        let data = mixed_lines(50);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let gz_file = TempFile::new("mixed.jsonl.gz", &gz.finish().unwrap());
+        assert!(map_plain(&File::open(&gz_file.0).unwrap()).is_none());
+        assert_eq!(
+            read_all(Input::Path(gz_file.0.clone())),
+            read_all(Input::Bytes(data))
+        );
+        for (name, bytes) in [("empty", &b""[..]), ("one", &b"\n"[..])] {
+            let file = TempFile::new(name, bytes);
+            assert!(map_plain(&File::open(&file.0).unwrap()).is_none());
+            let (counts, facts) = read_all(Input::Path(file.0.clone()));
+            assert_eq!(counts.lines, u64::from(!bytes.is_empty()));
+            assert!(facts.is_empty());
+        }
+    }
+
+    #[test]
+    fn an_over_long_line_in_a_mapped_file_is_corrupt_and_the_rest_kept() {
+        let mut data = mixed_lines(3);
+        data.extend_from_slice(b"\n");
+        data.extend(std::iter::repeat_n(b'y', MAX_LINE + 1));
+        data.push(b'\n');
+        data.extend(mixed_lines(2));
+        let file = TempFile::new("long.jsonl", &data);
+        let (counts, facts) = read_all(Input::Path(file.0.clone()));
+        assert_eq!(read_all(Input::Bytes(data)), (counts, facts.clone()));
+        assert_eq!(counts.records, 3 + 2);
+        assert_eq!(counts.corrupt, 1 + 1);
+        assert_eq!(facts.len(), 5);
+    }
+
+    #[test]
+    fn line_chunks_end_at_line_ends_and_cover_everything() {
+        let data = mixed_lines(20_000);
+        let ranges: Vec<_> = line_chunks(&data).collect();
+        assert!(ranges.len() > 2);
+        assert_eq!(ranges.first().map(|r| r.start), Some(0));
+        assert_eq!(ranges.last().map(|r| r.end), Some(data.len()));
+        for pair in ranges.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+            assert_eq!(data[pair[0].end - 1], b'\n');
+            assert!(pair[0].len() >= CHUNK);
+        }
+        assert_eq!(line_chunks(b"").count(), 0);
     }
 
     #[test]
