@@ -153,6 +153,10 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn ws(&mut self) {
+        // Compact JSON, as the router writes it, has none: one comparison.
+        if self.b.get(self.i).is_none_or(|&c| c > b' ') {
+            return;
+        }
         while let Some(c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
                 self.i += 1;
@@ -305,6 +309,79 @@ impl<'a> Cursor<'a> {
             b'n' => self.literal(b"null"),
             _ => self.number().map(|_| ()),
         }
+    }
+
+    /// Skips `known` when the input continues with it. `known` is a string or container
+    /// already checked, and the extent of either follows from its bytes, so input that starts
+    /// with the same bytes holds the same value (not so for numbers: `1` starts `12`).
+    fn skip_known(&mut self, known: &[u8]) -> bool {
+        let hit = !known.is_empty() && self.b[self.i..].starts_with(known);
+        if hit {
+            self.i += known.len();
+        }
+        hit
+    }
+
+    /// Skips a value, remembering it in `memo` when it is a string or a container.
+    fn skip_remembered(&mut self, memo: &mut Vec<u8>) -> Option<()> {
+        if self.skip_known(memo) {
+            return Some(());
+        }
+        let start = self.i;
+        self.skip_value()?;
+        if matches!(self.b[start], b'{' | b'[' | b'"') {
+            remember(memo, &self.b[start..self.i]);
+        }
+        Some(())
+    }
+
+    /// Skips the value of a top-level key the report does not read (see [`Memo`]).
+    fn skip_member(&mut self, memo: &mut Memo) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'{' => {
+                if self.skip_known(&memo.whole) {
+                    return Some(());
+                }
+                let start = self.i;
+                self.skip_object_members(&mut memo.members)?;
+                remember(&mut memo.whole, &self.b[start..self.i]);
+                Some(())
+            }
+            b'[' | b'"' => self.skip_remembered(&mut memo.whole),
+            _ => self.skip_value(),
+        }
+    }
+
+    /// Skips an object member by member, its string and container members through `memos`.
+    fn skip_object_members(&mut self, memos: &mut Vec<Vec<u8>>) -> Option<()> {
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        for j in 0.. {
+            self.ws();
+            self.skip_str()?;
+            self.eat(b':')?;
+            self.ws();
+            if memos.len() <= j && j < MAX_REMEMBERED {
+                memos.resize_with(j + 1, Vec::new);
+            }
+            match memos.get_mut(j) {
+                Some(memo) => self.skip_remembered(memo)?,
+                None => self.skip_value()?,
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        self.i += 1;
+        Some(())
     }
 
     fn opt_str(&mut self) -> Option<Option<&'a [u8]>> {
@@ -476,10 +553,37 @@ fn field(key: &[u8]) -> Field {
     }
 }
 
-/// The keys of the previous lines, in order, as the exact bytes `"key":` with their field:
-/// lines of one writer repeat them, so a key is usually recognised with one comparison.
+/// What the previous lines taught the scanner, by position in the line: the keys, as the
+/// exact bytes `"key":` with their field, and the containers skipped. Lines of one writer
+/// repeat both, so a key is usually recognised with one comparison, and a skipped block (the
+/// EMF metadata is half of each line) with one `memcmp` instead of a walk through it.
 #[derive(Debug, Default)]
-pub struct Keys(Vec<Token>);
+pub struct Keys {
+    tokens: Vec<Token>,
+    memos: Vec<Memo>,
+}
+
+/// Most positions (keys of a line, members of a skipped object) remembered.
+const MAX_REMEMBERED: usize = 64;
+/// Longest container remembered.
+const MAX_MEMO: usize = 4096;
+
+/// The strings and containers last skipped at one key position: the whole value, and the
+/// strings and containers inside it when it is an object (the EMF block differs from line to line only in its
+/// `Timestamp`, so the whole rarely repeats, but its members do).
+#[derive(Debug, Default)]
+struct Memo {
+    whole: Vec<u8>,
+    members: Vec<Vec<u8>>,
+}
+
+/// Keeps `value` (a string or container that was just skipped, so checked) for the next line.
+fn remember(memo: &mut Vec<u8>, value: &[u8]) {
+    if value.len() <= MAX_MEMO {
+        memo.clear();
+        memo.extend_from_slice(value);
+    }
+}
 
 /// One remembered key; tokens of up to 16 bytes are also kept as a number and a mask, to
 /// compare with one 16-byte load instead of a call to `memcmp`.
@@ -537,7 +641,7 @@ pub fn scan<R>(json: &[u8], keys: &mut Keys, f: impl FnOnce(&View<'_, '_>) -> R)
         loop {
             c.ws();
             let rest = &c.b[c.i..];
-            let known = keys.0.get(k).filter(|t| t.matches(rest));
+            let known = keys.tokens.get(k).filter(|t| t.matches(rest));
             let fld = match known {
                 Some(t) => {
                     c.i += t.bytes.len();
@@ -551,9 +655,9 @@ pub fn scan<R>(json: &[u8], keys: &mut Keys, f: impl FnOnce(&View<'_, '_>) -> R)
                     let fld = field(key);
                     if compact {
                         let token = Token::new(c.b[start..c.i].to_vec(), fld);
-                        match keys.0.get_mut(k) {
+                        match keys.tokens.get_mut(k) {
                             Some(slot) => *slot = token,
-                            None if k < 64 => keys.0.push(token),
+                            None if k < MAX_REMEMBERED => keys.tokens.push(token),
                             None => {}
                         }
                     }
@@ -595,7 +699,15 @@ pub fn scan<R>(json: &[u8], keys: &mut Keys, f: impl FnOnce(&View<'_, '_>) -> R)
                 }
                 // Lambda's wrapper: the serde path unwraps it.
                 Field::Message => return None,
-                Field::Other => c.skip_value()?,
+                Field::Other => {
+                    if keys.memos.len() < k && k <= MAX_REMEMBERED {
+                        keys.memos.resize_with(k, Memo::default);
+                    }
+                    match keys.memos.get_mut(k - 1) {
+                        Some(memo) => c.skip_member(memo)?,
+                        None => c.skip_value()?,
+                    }
+                }
             }
             c.ws();
             match c.peek()? {
@@ -974,6 +1086,49 @@ mod tests {
             SLOW_ONLY.with(|s| s.set(false));
             assert_eq!(fast, slow, "{line}");
         }
+    }
+
+    #[test]
+    fn remembered_values_do_not_change_answers() {
+        // The memory of skipped values is filled by a whole line; then every one-byte change
+        // of the same line must get the answer serde_json gives (or, as in the test below,
+        // the original record where serde refuses a value the fast path checks for structure
+        // only). A remembered value is reused only when the bytes are the same.
+        let mut fast_names = Names::default();
+        let mut slow_names = Names::default();
+        let fast_line = |line: &str, names: &mut Names| parse_line(line.as_bytes(), names);
+        let slow_line = |line: &str, names: &mut Names| {
+            SLOW_ONLY.with(|s| s.set(true));
+            let l = parse_line(line.as_bytes(), names);
+            SLOW_ONLY.with(|s| s.set(false));
+            l
+        };
+        let original = fast_line(DECISION, &mut fast_names);
+        assert_eq!(slow_line(DECISION, &mut slow_names), original);
+        assert!(matches!(original, Line::Record(_)));
+        for i in 0..DECISION.len() {
+            for c in [b'{', b'}', b'"', b',', b']', b'x', b'1', b'\\'] {
+                let mut bytes = DECISION.as_bytes().to_vec();
+                bytes[i] = c;
+                let Ok(line) = String::from_utf8(bytes) else {
+                    continue;
+                };
+                assert_eq!(fast_line(DECISION, &mut fast_names), original);
+                let fast = fast_line(&line, &mut fast_names);
+                let slow = slow_line(&line, &mut slow_names);
+                assert!(
+                    fast == slow || (fast == original && slow == Line::Corrupt),
+                    "byte {i} -> {}: fast {fast:?}, serde {slow:?}",
+                    c as char
+                );
+            }
+        }
+        // A block that differs from the remembered one only after a common start.
+        let other = DECISION.replace("\"Unit\":\"Milliseconds\"", "\"Unit\":\"Seconds\"");
+        assert_eq!(fast_line(&other, &mut fast_names), original);
+        let broken = DECISION.replace("\"Unit\":\"Milliseconds\"}", "\"Unit\":\"Milliseconds\"");
+        assert_eq!(fast_line(&broken, &mut fast_names), Line::Corrupt);
+        assert_eq!(fast_line(DECISION, &mut fast_names), original);
     }
 
     #[test]
