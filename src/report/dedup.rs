@@ -35,32 +35,43 @@ pub fn id128_bytes(b: &[u8]) -> u128 {
     (u128::from(h1.finish()) << 64) | u128::from(h2.finish())
 }
 
-/// Lower-case hex digit values; 0xff for anything else.
-const HEX: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Hex digits to bits, 16 at a time; None on a non-digit.
-fn hex64(digits: &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    let mut bad = 0u8;
-    for &c in digits {
-        let d = HEX[usize::from(c)];
-        bad |= d;
-        v = (v << 4) | u64::from(d & 0x0f);
+/// Eight lower-case hex digits (as one little-endian word: the first digit in the low byte)
+/// to their 32-bit value, all bytes at once; None when a byte is not `0-9` or `a-f`.
+fn hex8(x: u64) -> Option<u32> {
+    if x & HIGH != 0 {
+        return None;
     }
-    (bad & 0xf0 == 0).then_some(v)
+    // Bytes are below 0x80 now, so adding up to 0x7f never carries into the next byte, and
+    // subtracting from a byte with its high bit set never borrows from it.
+    let at_least = |lo: u8| (x | HIGH).wrapping_sub(ONES * u64::from(lo)) & HIGH;
+    let at_most = |hi: u8| !(x + ONES * u64::from(0x7f - hi)) & HIGH;
+    let digit = at_least(b'0') & at_most(b'9');
+    let letter = at_least(b'a') & at_most(b'f');
+    if digit | letter != HIGH {
+        return None;
+    }
+    // '0'..'9' are 0x30..0x39 and 'a'..'f' 0x61..0x66: the low nibble, plus 9 for letters.
+    let nibbles = (x & (ONES * 0x0f)) + ((x >> 6) & ONES) * 9;
+    // Pairs of nibbles into bytes, bytes into 16-bit halves, halves into the value, each step
+    // putting the earlier (more significant) digits on top.
+    let v = ((nibbles & 0x000f_000f_000f_000f) << 4) | ((nibbles & 0x0f00_0f00_0f00_0f00) >> 8);
+    let v = ((v & 0x0000_00ff_0000_00ff) << 8) | ((v & 0x00ff_0000_00ff_0000) >> 16);
+    Some((((v & 0xffff) << 16) | ((v >> 32) & 0xffff)) as u32)
+}
+
+/// Sixteen hex digits to bits; None on a non-digit.
+fn hex64(digits: &[u8; 16]) -> Option<u64> {
+    let word = |b: &[u8]| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        u64::from_le_bytes(a)
+    };
+    let hi = hex8(word(&digits[..8]))?;
+    let lo = hex8(word(&digits[8..]))?;
+    Some((u64::from(hi) << 32) | u64::from(lo))
 }
 
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lower-case hex, as 128 bits.
@@ -80,10 +91,11 @@ fn uuid_bits(b: &[u8]) -> Option<u128> {
 
 /// The first 32 digits of a 64-digit lower-case hex string, as 128 bits.
 fn hex_prefix(b: &[u8]) -> Option<u128> {
-    let v = (u128::from(hex64(&b[..16])?) << 64) | u128::from(hex64(&b[16..32])?);
+    let part = |i: usize| -> Option<u64> { hex64(b.get(i..i + 16)?.try_into().ok()?) };
+    let v = (u128::from(part(0)?) << 64) | u128::from(part(16)?);
     // The rest must be hex too, or the string is not a digest and gets hashed whole.
-    hex64(&b[32..48])?;
-    hex64(&b[48..])?;
+    part(32)?;
+    part(48)?;
     Some(v)
 }
 
@@ -243,6 +255,40 @@ impl<V: Default> IdMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition: each byte's digit value, or None.
+    fn hex64_by_bytes(digits: &[u8; 16]) -> Option<u64> {
+        digits.iter().try_fold(0u64, |v, &c| {
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                _ => return None,
+            };
+            Some((v << 4) | u64::from(d))
+        })
+    }
+
+    #[test]
+    fn hex_words_decode_like_byte_by_byte() {
+        let base = *b"0123456789abcdef";
+        assert_eq!(hex64(&base), Some(0x0123_4567_89ab_cdef));
+        // Every byte value at every position, around a valid word.
+        for pos in 0..16 {
+            for c in 0..=255u8 {
+                let mut d = base;
+                d[pos] = c;
+                assert_eq!(hex64(&d), hex64_by_bytes(&d), "{d:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hex_words_decode_any_input(d in proptest::array::uniform16(proptest::sample::select(
+            b"0123456789abcdefABCDEFgG/:`@ \x7f\x80\xff".to_vec()))) {
+            proptest::prop_assert_eq!(hex64(&d), hex64_by_bytes(&d));
+        }
+    }
 
     #[test]
     fn uuids_map_losslessly() {
