@@ -665,7 +665,6 @@ pub fn scan<R>(json: &[u8], keys: &mut Keys, f: impl FnOnce(&View<'_, '_>) -> R)
                 }
             };
             k += 1;
-            c.ws();
             match fld {
                 Field::Kind => once(&mut v.kind, &mut seen, 1, c.opt_str()?)?,
                 Field::Ts => once(&mut v.ts, &mut seen, 1 << 1, c.opt_id()?)?,
