@@ -554,9 +554,9 @@ fn field(key: &[u8]) -> Field {
 }
 
 /// What the previous lines taught the scanner, by position in the line: the keys, as the
-/// exact bytes `"key":` with their field, and the containers skipped. Lines of one writer
-/// repeat both, so a key is usually recognised with one comparison, and a skipped block (the
-/// EMF metadata is half of each line) with one `memcmp` instead of a walk through it.
+/// exact bytes `"key":` with their field, and the strings and containers skipped. Lines of one
+/// writer repeat both, so a key is usually recognised with one comparison, and a skipped block
+/// (the EMF metadata is half of each line) with one `memcmp` instead of a walk through it.
 #[derive(Debug, Default)]
 pub struct Keys {
     tokens: Vec<Token>,
@@ -565,12 +565,12 @@ pub struct Keys {
 
 /// Most positions (keys of a line, members of a skipped object) remembered.
 const MAX_REMEMBERED: usize = 64;
-/// Longest container remembered.
+/// Longest string or container remembered, in bytes.
 const MAX_MEMO: usize = 4096;
 
 /// The strings and containers last skipped at one key position: the whole value, and the
-/// strings and containers inside it when it is an object (the EMF block differs from line to line only in its
-/// `Timestamp`, so the whole rarely repeats, but its members do).
+/// strings and containers inside it when it is an object (the EMF block differs from line to
+/// line only in its `Timestamp`, so the whole rarely repeats, but its members do).
 #[derive(Debug, Default)]
 struct Memo {
     whole: Vec<u8>,
