@@ -366,10 +366,7 @@ impl<'a> Cursor<'a> {
             self.skip_str()?;
             self.eat(b':')?;
             self.ws();
-            if memos.len() <= j && j < MAX_REMEMBERED {
-                memos.resize_with(j + 1, Vec::new);
-            }
-            match memos.get_mut(j) {
+            match memo_at(memos, j) {
                 Some(memo) => self.skip_remembered(memo)?,
                 None => self.skip_value()?,
             }
@@ -577,6 +574,14 @@ struct Memo {
     members: Vec<Vec<u8>>,
 }
 
+/// The memory for position `i`, made on first use; None past [`MAX_REMEMBERED`].
+fn memo_at<T: Default>(memos: &mut Vec<T>, i: usize) -> Option<&mut T> {
+    if memos.len() <= i && i < MAX_REMEMBERED {
+        memos.resize_with(i + 1, T::default);
+    }
+    memos.get_mut(i)
+}
+
 /// Keeps `value` (a string or container that was just skipped, so checked) for the next line.
 fn remember(memo: &mut Vec<u8>, value: &[u8]) {
     if value.len() <= MAX_MEMO {
@@ -698,15 +703,10 @@ pub fn scan<R>(json: &[u8], keys: &mut Keys, f: impl FnOnce(&View<'_, '_>) -> R)
                 }
                 // Lambda's wrapper: the serde path unwraps it.
                 Field::Message => return None,
-                Field::Other => {
-                    if keys.memos.len() < k && k <= MAX_REMEMBERED {
-                        keys.memos.resize_with(k, Memo::default);
-                    }
-                    match keys.memos.get_mut(k - 1) {
-                        Some(memo) => c.skip_member(memo)?,
-                        None => c.skip_value()?,
-                    }
-                }
+                Field::Other => match memo_at(&mut keys.memos, k - 1) {
+                    Some(memo) => c.skip_member(memo)?,
+                    None => c.skip_value()?,
+                },
             }
             c.ws();
             match c.peek()? {

@@ -79,6 +79,22 @@ struct Frame {
 }
 
 impl Frame {
+    /// The standard 640×240 chart with room for axis labels, x and y from 0 to `x1`, `y1`.
+    fn standard(x1: f64, y1: f64) -> Frame {
+        Frame {
+            w: 640.0,
+            h: 240.0,
+            left: 56.0,
+            right: 16.0,
+            top: 12.0,
+            bottom: 40.0,
+            x0: 0.0,
+            x1,
+            y0: 0.0,
+            y1,
+        }
+    }
+
     fn x(&self, v: f64) -> f64 {
         let span = if self.x1 > self.x0 {
             self.x1 - self.x0
@@ -155,18 +171,7 @@ fn units_chart(out: &mut String, p: &Phase) {
         .flat_map(|a| a.timeline.iter().map(|t| t.units))
         .max()
         .unwrap_or(0) as f64;
-    let f = Frame {
-        w: 640.0,
-        h: 240.0,
-        left: 56.0,
-        right: 16.0,
-        top: 12.0,
-        bottom: 40.0,
-        x0: 0.0,
-        x1: (longest - 1).max(1) as f64,
-        y0: 0.0,
-        y1: ymax.max(1.0) * 1.05,
-    };
+    let f = Frame::standard((longest - 1).max(1) as f64, ymax.max(1.0) * 1.05);
     out.push_str(r#"<figure><figcaption>Units per arm over time (cumulative, units in the tests)</figcaption>"#);
     f.open(out, "units per arm over time");
     f.y_axis(out);
@@ -320,18 +325,7 @@ fn latency_chart(out: &mut String, p: &Phase) {
         return;
     }
     let ymax = arms.iter().map(|a| a.2.p99).fold(0.0, f64::max).max(1e-3);
-    let f = Frame {
-        w: 640.0,
-        h: 240.0,
-        left: 56.0,
-        right: 16.0,
-        top: 12.0,
-        bottom: 40.0,
-        x0: 0.0,
-        x1: 3.0,
-        y0: 0.0,
-        y1: ymax * 1.1,
-    };
+    let f = Frame::standard(3.0, ymax * 1.1);
     out.push_str("<figure><figcaption>Router latency per arm (ms): p50, p95, p99</figcaption>");
     f.open(out, "latency percentiles per arm");
     f.y_axis(out);
