@@ -24,7 +24,7 @@ use canary_router::sagemaker::{Invocation, InvokeError, Invoker, ModelAnswer, Sd
 /// Serialises each record like the stdout sink, then drops it.
 struct NullSink;
 impl RecordSink for NullSink {
-    fn write(&self, record: &Record) {
+    fn write(&self, record: &Record<'_>) {
         let line = serde_json::to_vec(record).expect("record serialises");
         std::hint::black_box(line);
     }
@@ -105,7 +105,7 @@ fn bench(c: &mut Criterion) {
         accept: None,
         inference_id: "bench",
         custom_attributes: "experiment=bench;arm=control",
-        timeouts: config.timeouts,
+        timeouts: config.timeouts(),
     };
     let sdk = rt.block_on(app::local_sdk_config(&url));
     let invoker = SdkInvoker::new(&sdk);

@@ -89,18 +89,26 @@ impl Split {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AssignedBy {
+    /// The unit's bucket (the only units sample-ratio checks and lifts use).
     Bucket,
+    /// The unit is on an arm's allow-list.
     UserList,
+    /// The request's country header maps to an arm.
     Country,
+    /// A QA header with the secret forced the arm.
     Forced,
 }
 
 /// The outcome of assignment for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Assignment {
+    /// The arm's index in config order.
     pub arm: usize,
+    /// The unit's bucket, recorded under overrides too.
     pub bucket: u32,
+    /// The salted hash of the unit ID (the record's `unit`).
     pub unit: UnitHash,
+    /// Which rule chose the arm.
     pub assigned_by: AssignedBy,
 }
 

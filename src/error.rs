@@ -7,18 +7,31 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
+    /// The request is malformed (400).
     BadRequest,
+    /// No user ID header and no usable cookie (400).
     NoUnit,
+    /// No such route (404).
     NotFound,
+    /// Wrong method for the route (405).
     MethodNotAllowed,
+    /// Body over the 6 MB Lambda payload limit (413).
     PayloadTooLarge,
+    /// A content type the config does not accept (415).
     UnsupportedMediaType,
+    /// The model container failed (502).
     ModelError,
+    /// SageMaker throttled the call (503).
     Throttled,
+    /// The endpoint is not ready (503).
     NotReady,
+    /// SageMaker is unavailable or unreachable (503).
     Unavailable,
+    /// A SageMaker dependency failed (502).
     InternalDependency,
+    /// The endpoint did not answer in time (504).
     Timeout,
+    /// Anything else, the router's own failures included (502).
     Internal,
 }
 

@@ -19,19 +19,33 @@ const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdSource {
+    /// The user ID header.
     Header,
+    /// A valid signed cookie.
     Cookie,
+    /// A new random ID, set in a cookie by the answer.
     Minted,
+    /// No identity.
     None,
 }
 
 /// A user ID header the router must refuse (a 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
+    /// The header is not UTF-8.
     #[error("the {header} header is not valid UTF-8")]
-    NotUtf8 { header: String },
+    NotUtf8 {
+        /// The header's name.
+        header: String,
+    },
+    /// The ID is over 256 bytes.
     #[error("the {header} header is {len} bytes long; the limit is 256")]
-    TooLong { header: String, len: usize },
+    TooLong {
+        /// The header's name.
+        header: String,
+        /// Its length in bytes.
+        len: usize,
+    },
 }
 
 /// The unit ID from the user header: trimmed, 1 to 256 bytes of UTF-8; empty counts as absent.
@@ -73,10 +87,20 @@ impl std::fmt::Debug for CookieKeys {
 /// A cookie key that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// The key is not base64.
     #[error("{var} is not valid base64")]
-    NotBase64 { var: &'static str },
+    NotBase64 {
+        /// The variable that holds it.
+        var: &'static str,
+    },
     #[error("{var} decodes to {len} bytes; it needs at least 64 (try: openssl rand -base64 64)")]
-    TooShort { var: &'static str, len: usize },
+    /// The key is shorter than the `cookie` crate needs.
+    TooShort {
+        /// The variable that holds it.
+        var: &'static str,
+        /// Its decoded length.
+        len: usize,
+    },
 }
 
 impl CookieKeys {
@@ -116,7 +140,12 @@ fn decode_key(var: &'static str, b64: &str) -> Result<Key, KeyError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CookieCheck {
     /// A valid cookie; `renew` when it is near expiry or was signed with the previous key.
-    Valid { id: String, renew: bool },
+    Valid {
+        /// The unit ID inside.
+        id: String,
+        /// Whether the answer should re-issue it.
+        renew: bool,
+    },
     /// No cookie of ours, or one that is tampered, unsigned, expired or malformed.
     Absent,
 }

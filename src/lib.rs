@@ -1,19 +1,24 @@
 //! canary-router: sticky canary, blue-green and A/B routing in front of Amazon SageMaker
 //! endpoints, as an AWS Lambda function or a local server.
+//!
+//! The router is written once (`router`) and reached through two front doors (`front`): Lambda
+//! events and a local HTTP server. Around it: the config (`config`), sticky assignment
+//! (`assign`), identity (`identity`), transforms (`transform`), records (`record`), the SageMaker
+//! call (`sagemaker`), and the subcommands `emulate` (`emulator`), `demo` and `report`.
+
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod assign;
 pub mod config;
-pub mod cors;
+pub(crate) mod cors;
 pub mod demo;
 pub mod emulator;
 pub mod error;
-pub mod http_server;
+pub mod front;
 pub mod identity;
-pub mod lambda;
 pub mod record;
 pub mod report;
 pub mod router;
 pub mod sagemaker;
-pub mod serve;
 pub mod transform;

@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use canary_router::app::{self, MissingKey, StartError};
-use canary_router::config::{self, Config, ProcessEnv};
-use canary_router::record::StdoutSink;
-use canary_router::router::Router;
-use canary_router::sagemaker::SdkInvoker;
-use canary_router::{lambda, serve};
+use canary_router::app::{self, CliError, MissingKey, SageMaker, SdkRouter};
+use canary_router::config::{self, ConfigError, ProcessEnv, Source};
+use canary_router::emulator::{self, Emulator};
+use canary_router::front::{lambda, serve, watch};
 
 #[derive(Parser)]
 #[command(
@@ -51,12 +49,6 @@ enum Command {
     Demo(canary_router::demo::DemoArgs),
     /// A/B analysis of decision and outcome records.
     Report(canary_router::report::ReportArgs),
-    /// Reserved: config move plans (a later release).
-    #[command(hide = true)]
-    Plan,
-    /// Reserved: golden-set checks before a traffic shift (a later release).
-    #[command(hide = true)]
-    Validate,
 }
 
 fn main() -> ExitCode {
@@ -68,9 +60,19 @@ fn main() -> ExitCode {
     } else {
         Some(Cli::parse().command)
     };
+    match run(command, lambda_mode) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
     // The report runs its own worker threads and no async I/O: no runtime needed.
     if let Some(Command::Report(args)) = command {
-        return ExitCode::from(canary_router::report::cli_main(args));
+        return canary_router::report::cli_main(args);
     }
     // Lambda sends one event at a time to an instance: a current-thread runtime is all it needs,
     // and it makes each SageMaker call measurably cheaper (benches/router.rs, sdk/*).
@@ -79,14 +81,11 @@ fn main() -> ExitCode {
     } else {
         tokio::runtime::Builder::new_multi_thread()
     };
-    let runtime = match builder.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(3);
-        }
-    };
-    let result = runtime.block_on(async {
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(CliError::io("cannot start the async runtime"))?;
+    runtime.block_on(async {
         match command {
             None => run_lambda().await,
             Some(Command::Serve { listen, config }) => run_serve(listen, config).await,
@@ -95,57 +94,30 @@ fn main() -> ExitCode {
             }
             Some(Command::Demo(args)) => canary_router::demo::cli_main(args).await,
             Some(Command::Report(_)) => Ok(()),
-            Some(Command::Plan | Command::Validate) => {
-                eprintln!("error: this subcommand is reserved for a later release");
-                Err(2)
-            }
         }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(code) => ExitCode::from(code),
-    }
-}
-
-fn fail(e: StartError) -> u8 {
-    eprintln!("error: {e}");
-    e.exit_code()
-}
-
-async fn run_lambda() -> Result<(), u8> {
-    let env = ProcessEnv;
-    let text = config::text_from_env(&env)
-        .and_then(|t| t.ok_or(config::ConfigError::Missing))
-        .map_err(|e| fail(e.into()))?;
-    let config = Config::parse(&text.0).map_err(|e| fail(e.into()))?;
-    let keys = app::cookie_keys(&env, &config, MissingKey::Refuse).map_err(fail)?;
-    let sdk = app::sdk_config(&env).await.map_err(fail)?;
-    let router = Router::new(config, keys, SdkInvoker::new(&sdk), StdoutSink);
-    lambda::run(router).await.map_err(|e| {
-        eprintln!("error: the Lambda runtime stopped: {e}");
-        3
     })
 }
 
-async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(), u8> {
+async fn run_lambda() -> Result<(), CliError> {
     let env = ProcessEnv;
-    let (text, watch) = match &config_path {
-        Some(path) => (
-            config::read_file(&env, path).map_err(|e| fail(e.into()))?,
-            Some(path.clone()),
-        ),
-        None => match config::text_from_env(&env).map_err(|e| fail(e.into()))? {
-            Some((text, config::Source::File(path))) => (text, Some(path)),
-            Some((text, config::Source::Inline)) => (text, None),
-            None => return serve_bundled_demo(listen).await,
-        },
+    let text = app::config_text(&env, None)?.ok_or(ConfigError::Missing)?;
+    let router =
+        app::build_router(&env, &text.text, MissingKey::Refuse, SageMaker::FromEnv).await?;
+    lambda::run(router)
+        .await
+        .map_err(|e| CliError::Runtime(format!("the Lambda runtime stopped: {e}")))
+}
+
+async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(), CliError> {
+    let env = ProcessEnv;
+    let Some(text) = app::config_text(&env, config_path.as_deref())? else {
+        return serve_bundled_demo(listen).await;
     };
-    let config = Config::parse(&text).map_err(|e| fail(e.into()))?;
-    let keys = app::cookie_keys(&env, &config, MissingKey::Ephemeral).map_err(fail)?;
-    let sdk = app::sdk_config(&env).await.map_err(fail)?;
-    let router = Arc::new(Router::new(config, keys, SdkInvoker::new(&sdk), StdoutSink));
-    if let Some(path) = watch {
-        tokio::spawn(serve::watch_config(
+    let router =
+        app::build_router(&env, &text.text, MissingKey::Ephemeral, SageMaker::FromEnv).await?;
+    let router = Arc::new(router);
+    if let Source::File(path) = text.source {
+        tokio::spawn(watch::watch_config(
             Arc::clone(&router),
             path,
             Duration::from_millis(500),
@@ -156,19 +128,20 @@ async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(
 
 /// `serve` with no config at all: the bundled demo config against an embedded emulator with
 /// the demo models, so a fresh machine with no AWS account has something to call.
-async fn serve_bundled_demo(listen: SocketAddr) -> Result<(), u8> {
+async fn serve_bundled_demo(listen: SocketAddr) -> Result<(), CliError> {
     eprintln!(
         "notice: no config given (--config, CANARY_CONFIG, CANARY_CONFIG_FILE): serving the bundled demo config against an embedded SageMaker emulator"
     );
-    let config = Config::parse(canary_router::demo::DEMO_CONFIG).map_err(|e| fail(e.into()))?;
-    let emulator = canary_router::emulator::Emulator::new(canary_router::emulator::demo_models())
-        .map_err(|e| {
-        eprintln!("error: demo models: {e}");
-        2
+    let emulator = Emulator::new(emulator::demo_models()).map_err(|error| CliError::Models {
+        source_name: "the bundled demo models".into(),
+        error,
     })?;
     let emu_listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let emu_url = format!("http://{}", emu_listener.local_addr().map_err(|_| 3u8)?);
-    tokio::spawn(canary_router::emulator::run(
+    let emu_addr = emu_listener
+        .local_addr()
+        .map_err(CliError::io("cannot read the emulator's address"))?;
+    let emu_url = format!("http://{emu_addr}");
+    tokio::spawn(emulator::run(
         Arc::new(emulator),
         emu_listener,
         std::future::pending(),
@@ -176,32 +149,39 @@ async fn serve_bundled_demo(listen: SocketAddr) -> Result<(), u8> {
     eprintln!(
         "notice: cookies are signed with an ephemeral key (they will not survive a restart) and are not Secure (plain http)"
     );
-    let sdk = app::local_sdk_config(&emu_url).await;
-    let router = Arc::new(Router::new(
-        config,
-        canary_router::identity::CookieKeys::ephemeral(),
-        SdkInvoker::new(&sdk),
-        StdoutSink,
-    ));
+    let router = app::build_router(
+        &NoEnv,
+        canary_router::demo::DEMO_CONFIG,
+        MissingKey::Ephemeral,
+        SageMaker::Emulator(&emu_url),
+    )
+    .await?;
     eprintln!("embedded SageMaker emulator on {emu_url}");
-    serve_router(router, listen).await
+    serve_router(Arc::new(router), listen).await
 }
 
-async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, u8> {
+/// An empty environment: the bundled demo must not pick up a production cookie key.
+struct NoEnv;
+
+impl config::Env for NoEnv {
+    fn var(&self, _name: &str) -> Option<String> {
+        None
+    }
+    fn read(&self, path: &std::path::Path) -> std::io::Result<String> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} is not read by the bundled demo", path.display()),
+        ))
+    }
+}
+
+async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|source| {
-            fail(StartError::Io {
-                context: format!("cannot listen on {listen}"),
-                source,
-            })
-        })
+        .map_err(CliError::io(format!("cannot listen on {listen}")))
 }
 
-async fn serve_router(
-    router: Arc<Router<SdkInvoker, StdoutSink>>,
-    listen: SocketAddr,
-) -> Result<(), u8> {
+async fn serve_router(router: Arc<SdkRouter>, listen: SocketAddr) -> Result<(), CliError> {
     let listener = bind(listen).await?;
     let local = listener.local_addr().unwrap_or(listen);
     eprintln!("canary-router serving on http://{local}");
@@ -210,10 +190,7 @@ async fn serve_router(
     );
     serve::run(router, listener, shutdown_signal())
         .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            3
-        })
+        .map_err(CliError::io(format!("serving on {local} failed")))
 }
 
 async fn shutdown_signal() {
@@ -245,7 +222,10 @@ fn drop_empty_endpoint_overrides() {
     for name in ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ENDPOINT_URL"] {
         if std::env::var_os(name).is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
             // SAFETY: called first thing in main, before the runtime or any other thread exists.
-            unsafe { std::env::remove_var(name) };
+            #[allow(unsafe_code)]
+            unsafe {
+                std::env::remove_var(name)
+            };
         }
     }
 }

@@ -17,22 +17,32 @@ use crate::error::ErrorKind;
 /// One InvokeEndpoint call.
 #[derive(Debug, Clone)]
 pub struct Invocation<'a> {
+    /// The endpoint's name.
     pub endpoint: &'a str,
+    /// The production variant to target, if any.
     pub target_variant: Option<&'a str>,
+    /// The (pre-processed) request body.
     pub body: Bytes,
+    /// Its content type.
     pub content_type: &'a str,
+    /// The client's `Accept`, passed on.
     pub accept: Option<&'a str>,
     /// The request ID, so that SageMaker Data Capture joins the router's records.
     pub inference_id: &'a str,
+    /// `experiment=...;arm=...`.
     pub custom_attributes: &'a str,
+    /// Per-attempt and total timeouts.
     pub timeouts: Timeouts,
 }
 
 /// What the endpoint answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelAnswer {
+    /// The answer's bytes.
     pub body: Bytes,
+    /// Its content type, when the endpoint sent one.
     pub content_type: Option<String>,
+    /// The production variant that answered.
     pub invoked_variant: Option<String>,
 }
 
@@ -40,9 +50,11 @@ pub struct ModelAnswer {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}: {message}")]
 pub struct InvokeError {
+    /// The error kind a client sees.
     pub kind: ErrorKind,
     /// The service's error code (`ModelError`, `ThrottlingException`...), when there is one.
     pub code: Option<String>,
+    /// What happened, for the client and the log.
     pub message: String,
 }
 

@@ -6,18 +6,30 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::Invalid;
+
 /// What went wrong while transforming; pre-processing failures are the client's (400),
 /// post-processing failures mean the endpoint's answer did not have the declared shape.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TransformError {
+    /// The body does not parse as JSON.
     #[error("request body is not valid JSON: {0}")]
     InvalidJson(String),
+    /// Pre-processing needs an object at the top.
     #[error("request body must be a JSON object for pre-processing")]
     NotAnObject,
+    /// `require` names fields the body lacks.
     #[error("missing required field(s): {}", .0.join(", "))]
     MissingFields(Vec<String>),
+    /// A field cannot be transformed as configured.
     #[error("field `{field}`: {reason}")]
-    BadField { field: String, reason: String },
+    BadField {
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The endpoint's answer does not have the shape post-processing expects.
     #[error("post-processing: {0}")]
     Answer(String),
 }
@@ -47,36 +59,39 @@ pub struct PreSpec {
     /// Request context written into the named fields.
     #[serde(default)]
     pub context: ContextFields,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
 }
 
 /// Field names under which request context is injected; absent means not injected.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContextFields {
+    /// The country header's value (null when absent).
     pub country: Option<String>,
+    /// The arm whose endpoint is called.
     pub arm: Option<String>,
+    /// The request's RFC 3339 time.
     pub timestamp: Option<String>,
+    /// The experiment's name.
     pub experiment: Option<String>,
+    /// The request ID.
     pub request_id: Option<String>,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
 }
 
 /// `(x - mean) / std`; mean and std are numbers, or arrays applied element-wise to an array field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ZScore {
+    /// Subtracted first.
     pub mean: Scalars,
+    /// Divided by next; above 0.
     pub std: Scalars,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
 }
 
 /// One number for every element, or one per element.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Scalars {
+    /// The same number for every element.
     One(f64),
+    /// One number per element.
     Each(Vec<f64>),
 }
 
@@ -99,12 +114,12 @@ impl Scalars {
 /// Post-processing steps, applied in order: top_k, threshold, keep.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PostSpec {
+    /// Rank scores and keep the best.
     pub top_k: Option<TopK>,
+    /// Drop entries below a score.
     pub threshold: Option<Threshold>,
     /// Top-level fields kept in the answer; all others are removed.
     pub keep: Option<Vec<String>>,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
 }
 
 /// Ranks a probability array and keeps the best `k`, with labels.
@@ -112,13 +127,12 @@ pub struct PostSpec {
 pub struct TopK {
     /// JSON Pointer to the array of scores ("" is the whole answer).
     pub field: String,
+    /// How many to keep (at least 1).
     pub k: usize,
     /// Label of each index; without labels the index is the label.
     pub labels: Option<Vec<String>>,
     /// Top-level field that receives `[{"label", "score"}]` (default `top`).
     pub into: Option<String>,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
 }
 
 /// Drops the entries of an array whose score is below `min`.
@@ -126,9 +140,8 @@ pub struct TopK {
 pub struct Threshold {
     /// JSON Pointer to an array of numbers or of objects with a `score`.
     pub field: String,
+    /// The lowest score kept.
     pub min: f64,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
 }
 
 /// Where `top_k` writes its result when `into` is not set.
@@ -137,10 +150,15 @@ pub const DEFAULT_TOP_K_INTO: &str = "top";
 /// Request facts that pre-processing can inject.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestContext<'a> {
+    /// The country header's value.
     pub country: Option<&'a str>,
+    /// The arm whose endpoint is called.
     pub arm: &'a str,
+    /// The request's RFC 3339 time.
     pub timestamp: &'a str,
+    /// The experiment.
     pub experiment: &'a str,
+    /// The request ID.
     pub request_id: &'a str,
 }
 
@@ -353,108 +371,86 @@ fn top_k(scores: &Value, spec: &TopK) -> Result<Value, String> {
 
 impl PreSpec {
     /// Config-time checks, reported with the key path.
-    pub fn validate(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn validate(&self, path: &str) -> Result<(), Invalid> {
         for (field, z) in &self.normalize {
             let p = format!("{path}.normalize.{field}");
             for v in z.mean.values() {
                 if !v.is_finite() {
-                    return Err((format!("{p}.mean"), "must be a finite number".into()));
+                    return Err(Invalid::new(format!("{p}.mean"), "must be a finite number"));
                 }
             }
             for v in z.std.values() {
                 if !(v.is_finite() && *v > 0.0) {
-                    return Err((format!("{p}.std"), "must be a number above 0".into()));
+                    return Err(Invalid::new(format!("{p}.std"), "must be a number above 0"));
                 }
             }
             if let (Scalars::Each(m), Scalars::Each(s)) = (&z.mean, &z.std)
                 && m.len() != s.len()
             {
-                return Err((
+                return Err(Invalid::new(
                     format!("{p}.std"),
                     format!("has {} values, mean has {}", s.len(), m.len()),
                 ));
             }
             if matches!((&z.mean, &z.std), (Scalars::One(_), Scalars::Each(_))) {
-                return Err((
+                return Err(Invalid::new(
                     format!("{p}.mean"),
-                    "is one number while std is an array: give both as arrays".into(),
+                    "is one number while std is an array: give both as arrays",
                 ));
             }
         }
         for (from, to) in &self.rename {
             if to.is_empty() {
-                return Err((format!("{path}.rename.{from}"), "new name is empty".into()));
+                return Err(Invalid::new(
+                    format!("{path}.rename.{from}"),
+                    "new name is empty",
+                ));
             }
         }
         Ok(())
-    }
-
-    /// Every unknown key inside the spec, with its path.
-    pub fn unknown_keys(&self, path: &str) -> Vec<String> {
-        let mut out = keys_of(&self.extra, path);
-        out.extend(keys_of(&self.context.extra, &format!("{path}.context")));
-        for (field, z) in &self.normalize {
-            out.extend(keys_of(&z.extra, &format!("{path}.normalize.{field}")));
-        }
-        out
     }
 }
 
 impl PostSpec {
     /// Config-time checks, reported with the key path.
-    pub fn validate(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn validate(&self, path: &str) -> Result<(), Invalid> {
         if let Some(t) = &self.top_k {
             check_pointer(&t.field, &format!("{path}.top_k.field"))?;
             if t.k == 0 {
-                return Err((format!("{path}.top_k.k"), "must be at least 1".into()));
+                return Err(Invalid::new(
+                    format!("{path}.top_k.k"),
+                    "must be at least 1",
+                ));
             }
             if t.labels.as_ref().is_some_and(Vec::is_empty) {
-                return Err((format!("{path}.top_k.labels"), "is empty".into()));
+                return Err(Invalid::new(format!("{path}.top_k.labels"), "is empty"));
             }
             if t.into.as_ref().is_some_and(String::is_empty) {
-                return Err((format!("{path}.top_k.into"), "is empty".into()));
+                return Err(Invalid::new(format!("{path}.top_k.into"), "is empty"));
             }
         }
         if let Some(th) = &self.threshold {
             check_pointer(&th.field, &format!("{path}.threshold.field"))?;
             if !th.min.is_finite() {
-                return Err((format!("{path}.threshold.min"), "must be finite".into()));
+                return Err(Invalid::new(
+                    format!("{path}.threshold.min"),
+                    "must be finite",
+                ));
             }
         }
         Ok(())
     }
-
-    /// Every unknown key inside the spec, with its path.
-    pub fn unknown_keys(&self, path: &str) -> Vec<String> {
-        let mut out = keys_of(&self.extra, path);
-        if let Some(t) = &self.top_k {
-            out.extend(keys_of(&t.extra, &format!("{path}.top_k")));
-        }
-        if let Some(t) = &self.threshold {
-            out.extend(keys_of(&t.extra, &format!("{path}.threshold")));
-        }
-        out
-    }
 }
 
-fn check_pointer(p: &str, path: &str) -> Result<(), (String, String)> {
+fn check_pointer(p: &str, path: &str) -> Result<(), Invalid> {
     if p.is_empty() || p.starts_with('/') {
         Ok(())
     } else {
-        Err((
+        Err(Invalid::new(
             path.to_owned(),
             format!("`{p}` is not a JSON Pointer: write `/{p}`"),
         ))
     }
-}
-
-/// Keys of a flattened remainder that are not extension keys (`x-...`), as `path.key`.
-pub fn keys_of(extra: &BTreeMap<String, Value>, path: &str) -> Vec<String> {
-    extra
-        .keys()
-        .filter(|k| !k.starts_with("x-"))
-        .map(|k| format!("{path}.{k}"))
-        .collect()
 }
 
 #[cfg(test)]
@@ -502,7 +498,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err,
-            TransformError::MissingFields(vec!["a".into(), "c".into()])
+            TransformError::MissingFields(vec!["a".to_owned(), "c".to_owned()])
         );
         assert_eq!(err.to_string(), "missing required field(s): a, c");
     }
@@ -610,24 +606,13 @@ mod tests {
         let spec: PreSpec =
             serde_json::from_value(json!({"normalize": {"x": {"mean": 1.0, "std": 0.0}}})).unwrap();
         assert_eq!(
-            spec.validate("preprocess").unwrap_err().0,
+            spec.validate("preprocess").unwrap_err().key,
             "preprocess.normalize.x.std"
         );
         let spec: PostSpec =
             serde_json::from_value(json!({"top_k": {"field": "probabilities", "k": 1}})).unwrap();
-        let (path, msg) = spec.validate("arms[1].postprocess").unwrap_err();
-        assert_eq!(path, "arms[1].postprocess.top_k.field");
-        assert!(msg.contains("/probabilities"));
-        let spec: PreSpec = serde_json::from_value(
-            json!({"requre": ["x"], "x-note": 1, "context": {"cuntry": "c"}}),
-        )
-        .unwrap();
-        assert_eq!(
-            spec.unknown_keys("preprocess"),
-            vec![
-                "preprocess.requre".to_owned(),
-                "preprocess.context.cuntry".to_owned()
-            ]
-        );
+        let err = spec.validate("arms[1].postprocess").unwrap_err();
+        assert_eq!(err.key, "arms[1].postprocess.top_k.field");
+        assert!(err.reason.contains("/probabilities"));
     }
 }

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::SystemTime;
 
+use canary_router::front::lambda;
 use canary_router::identity;
-use canary_router::lambda::{to_request, to_response};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service, service_fn};
 use serde_json::Value;
@@ -23,7 +23,7 @@ fn load_event(name: &str) -> String {
     let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
     let config = fixture_config();
     let cookie = identity::set_cookie(
-        &config.cookie,
+        config.cookie(),
         &fixture_keys(),
         "0123456789abcdef0123456789abcdef",
         SystemTime::now(),
@@ -45,9 +45,7 @@ async fn invoke(name: &str) -> (Value, Vec<Value>, common::FakeSageMaker) {
     let mut ctx = Context::default();
     ctx.request_id = "lambda-req-1".into();
     let router = &router;
-    let mut svc = Adapter::from(service_fn(move |req: lambda_http::Request| async move {
-        Ok::<_, std::convert::Infallible>(to_response(router.handle(to_request(req)).await))
-    }));
+    let mut svc = Adapter::from(service_fn(move |req| lambda::handle_event(router, req)));
     let resp = svc.call(LambdaEvent::new(payload, ctx)).await.unwrap();
     (serde_json::to_value(&resp).unwrap(), sink.records(), fake)
 }

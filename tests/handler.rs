@@ -322,7 +322,7 @@ async fn tampered_unsigned_and_expired_cookies_are_replaced() {
     let cfg = config(base());
     let old = SystemTime::now() - Duration::from_secs(91 * 86_400);
     let expired = identity::set_cookie(
-        &cfg.cookie,
+        cfg.cookie(),
         &keys(1),
         "0123456789abcdef0123456789abcdef",
         old,
@@ -353,7 +353,7 @@ async fn cookies_near_expiry_or_under_the_previous_key_are_renewed() {
     let id = "0123456789abcdef0123456789abcdef";
     let rotated = CookieKeys::from_base64(&b64(2), Some(&b64(1))).unwrap();
     let (router, _, sink) = router_with(config(base()), rotated);
-    let by_old_key = identity::set_cookie(&cfg.cookie, &keys(1), id, SystemTime::now());
+    let by_old_key = identity::set_cookie(cfg.cookie(), &keys(1), id, SystemTime::now());
     let resp = router
         .handle(anonymous(Some(by_old_key.split(';').next().unwrap())))
         .await;
@@ -363,7 +363,7 @@ async fn cookies_near_expiry_or_under_the_previous_key_are_renewed() {
     );
     assert_eq!(sink.records()[0]["id_source"], "cookie");
     let aging = identity::set_cookie(
-        &cfg.cookie,
+        cfg.cookie(),
         &keys(2),
         id,
         SystemTime::now() - Duration::from_secs(80 * 86_400),

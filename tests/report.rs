@@ -395,6 +395,11 @@ fn args(files: &[&Path], extra: impl FnOnce(&mut ReportArgs)) -> ReportArgs {
     a
 }
 
+/// The exit status `main` gives a subcommand's result.
+fn exit(result: Result<(), canary_router::app::CliError>) -> u8 {
+    result.map_or_else(|e| e.exit_code(), |()| 0)
+}
+
 #[test]
 fn exit_statuses_follow_the_contract() {
     let dir = tmp("exit");
@@ -403,7 +408,7 @@ fn exit_statuses_follow_the_contract() {
     let out = dir.join("report.json");
     let with_out = |a: &mut ReportArgs| a.out = Some(out.clone());
 
-    assert_eq!(report::cli_main(args(&[&data], with_out)), 0);
+    assert_eq!(exit(report::cli_main(args(&[&data], with_out))), 0);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(doc["schema"], "canary-router/report/v1");
     assert_eq!(doc["srm_flagged"], true);
@@ -414,7 +419,7 @@ fn exit_statuses_follow_the_contract() {
         a.fail_on_srm = true;
     };
     assert_eq!(
-        report::cli_main(args(&[&data], fail)),
+        exit(report::cli_main(args(&[&data], fail))),
         1,
         "--fail-on-srm flagged"
     );
@@ -426,7 +431,7 @@ fn exit_statuses_follow_the_contract() {
         .collect();
     std::fs::write(&clean, clean_lines).unwrap();
     assert_eq!(
-        report::cli_main(args(&[&clean], fail)),
+        exit(report::cli_main(args(&[&clean], fail))),
         0,
         "--fail-on-srm, clean"
     );
@@ -435,18 +440,21 @@ fn exit_statuses_follow_the_contract() {
         a.out = Some(out.clone());
         a.control = Some("nosuch".into());
     };
-    assert_eq!(report::cli_main(args(&[&data], bad_control)), 2);
+    assert_eq!(exit(report::cli_main(args(&[&data], bad_control))), 2);
     let bad_n_star = |a: &mut ReportArgs| {
         a.out = Some(out.clone());
         a.n_star = 0.0;
     };
-    assert_eq!(report::cli_main(args(&[&data], bad_n_star)), 2);
+    assert_eq!(exit(report::cli_main(args(&[&data], bad_n_star))), 2);
     assert_eq!(
-        report::cli_main(args(&[&dir.join("missing.jsonl")], with_out)),
+        exit(report::cli_main(args(
+            &[&dir.join("missing.jsonl")],
+            with_out
+        ))),
         3
     );
     let unwritable = |a: &mut ReportArgs| a.out = Some(dir.join("no/such/dir/out.json"));
-    assert_eq!(report::cli_main(args(&[&data], unwritable)), 3);
+    assert_eq!(exit(report::cli_main(args(&[&data], unwritable))), 3);
     std::fs::remove_dir_all(&dir).ok();
 }
 

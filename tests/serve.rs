@@ -256,7 +256,7 @@ fn cookies_survive_a_restart_and_work_across_instances_sharing_a_key() {
 
 #[test]
 fn the_same_user_gets_the_same_arm_through_both_front_doors() {
-    use canary_router::lambda::{to_request, to_response};
+    use canary_router::front::lambda::{to_request, to_response};
     let emu = emulator();
     let cfg = config();
     let srv = serve(&emu, &temp_config("doors", &cfg), &[]);

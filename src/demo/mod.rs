@@ -3,7 +3,7 @@
 //! synthetic users, half identified by `X-User-Id` and half only by the router's cookie, send
 //! predictions and feedback through real HTTP and the real AWS SDK.
 
-pub mod summary;
+mod summary;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,15 +19,15 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::app;
+use crate::app::{self, CliError};
 use crate::assign::hex;
 use crate::config::{Config, ConfigError};
 use crate::emulator::{self, Emulator};
+use crate::front::{serve, watch};
 use crate::identity::CookieKeys;
 use crate::record::FileSink;
 use crate::router::Router;
 use crate::sagemaker::{Invocation, Invoker, SdkInvoker};
-use crate::serve;
 use summary::{IdKind, Observation, Phase};
 
 /// The bundled demo config: phase `demo.1`, and what `serve` uses when given no config.
@@ -56,16 +56,22 @@ pub struct DemoArgs {
 /// Why the demo could not run (its checks failing is not an error: exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    /// A file or socket failed.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done.
         context: String,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
+    /// The bundled models did not load.
     #[error("demo models: {0}")]
     Models(String),
+    /// A phase config was refused.
     #[error("demo config: {0}")]
     Config(#[from] ConfigError),
+    /// A request to the router failed at the HTTP level.
     #[error("request to the router failed: {0}")]
     Http(String),
 }
@@ -76,7 +82,7 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DemoError {
 }
 
 /// The phases: each a config version.
-pub fn phases() -> Vec<Phase> {
+pub(crate) fn phases() -> Vec<Phase> {
     [
         ("demo.1", "canary 10%", 1000),
         ("demo.2", "ramp to 50%", 5000),
@@ -93,38 +99,33 @@ pub fn phases() -> Vec<Phase> {
 }
 
 /// The demo config of one phase.
-pub fn phase_config(phase: &Phase) -> Result<String, DemoError> {
-    let mut v: Value = serde_json::from_str(DEMO_CONFIG).map_err(|e| {
-        DemoError::Config(ConfigError::Invalid {
-            key: "config".into(),
-            reason: e.to_string(),
-        })
-    })?;
+pub(crate) fn phase_config(phase: &Phase) -> Result<String, DemoError> {
+    let mut v: Value = serde_json::from_str(DEMO_CONFIG)
+        .map_err(|e| DemoError::Config(ConfigError::invalid("config", e.to_string())))?;
     v["version"] = json!(phase.version);
     v["arms"][0]["weight"] = json!(10_000 - phase.canary_weight);
     v["arms"][1]["weight"] = json!(phase.canary_weight);
-    serde_json::to_string_pretty(&v).map_err(|e| {
-        DemoError::Config(ConfigError::Invalid {
-            key: "config".into(),
-            reason: e.to_string(),
-        })
-    })
+    serde_json::to_string_pretty(&v)
+        .map_err(|e| DemoError::Config(ConfigError::invalid("config", e.to_string())))
 }
 
-/// Runs the demo; exit status 0 when every check passed, 1 otherwise, 3 on a runtime error.
-pub async fn cli_main(args: DemoArgs) -> Result<(), u8> {
-    match run(&args).await {
-        Ok(true) => Ok(()),
-        Ok(false) => {
-            eprintln!("demo: a stickiness check FAILED (see above)");
-            Err(1)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(match e {
-                DemoError::Config(_) | DemoError::Models(_) => 2,
-                _ => 3,
-            })
+/// Runs the demo: success when every check passed, a failed check otherwise.
+pub async fn cli_main(args: DemoArgs) -> Result<(), CliError> {
+    if run(&args).await? {
+        Ok(())
+    } else {
+        Err(CliError::CheckFailed(
+            "demo: a stickiness check FAILED (see above)".into(),
+        ))
+    }
+}
+
+impl DemoError {
+    /// The contract's exit status: 2 for the demo's own config or models, 3 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DemoError::Config(_) | DemoError::Models(_) => 2,
+            _ => 3,
         }
     }
 }
@@ -241,7 +242,7 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
     for (p, phase) in phases.iter().enumerate() {
         if p > 0 {
             write(&config_path, &phase_config(phase)?)?;
-            let version = serve::reload_file(&router, &config_path)?;
+            let version = watch::reload_file(&router, &config_path)?;
             debug_assert_eq!(version, phase.version);
         }
         let mut first = 0;
@@ -280,7 +281,7 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
 
     // The same users bypassing the router: one endpoint, SageMaker's own random variant split.
     let bypass_invoker = SdkInvoker::new(&sdk);
-    let timeouts = router.config().timeouts;
+    let timeouts = router.config().timeouts();
     let mut bypass_calls = Vec::new();
     for user in &users {
         for k in 0..args.predictions {
@@ -453,12 +454,12 @@ mod tests {
         let mut versions = std::collections::BTreeSet::new();
         for p in phases() {
             let c = Config::parse(&phase_config(&p).unwrap()).unwrap();
-            assert_eq!(c.arms[1].weight, p.canary_weight);
+            assert_eq!(c.arms()[1].weight(), p.canary_weight);
             assert!(
-                !c.cookie.secure,
+                !c.cookie().secure,
                 "plain http locally: a Secure cookie would never come back"
             );
-            versions.insert(c.raw.version.clone());
+            versions.insert(c.version().to_owned());
         }
         assert_eq!(versions.len(), 4);
     }

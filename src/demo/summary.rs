@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// How a synthetic user identifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum IdKind {
+pub(crate) enum IdKind {
     /// Sends `X-User-Id`.
     Header,
     /// Sends nothing but the cookie the router minted for it.
@@ -25,7 +25,7 @@ impl IdKind {
 
 /// One prediction as a user saw it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
+pub(crate) struct Observation {
     pub phase: usize,
     pub user: usize,
     pub kind: IdKind,
@@ -39,7 +39,7 @@ pub struct Observation {
 
 /// One phase of the demo: a config version and the canary's weight.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Phase {
+pub(crate) struct Phase {
     pub version: String,
     pub title: String,
     pub canary_weight: u32,
@@ -47,7 +47,7 @@ pub struct Phase {
 
 /// Per phase and arm figures.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ArmRow {
+pub(crate) struct ArmRow {
     pub users: usize,
     pub requests: usize,
     pub errors: usize,
@@ -70,7 +70,7 @@ impl ArmRow {
 
 /// The stickiness checks; each count must be 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Checks {
+pub(crate) struct Checks {
     /// (phase, id kind) → users who saw two arms within the phase.
     pub two_arms: BTreeMap<(usize, IdKind), usize>,
     /// (from phase, to phase, id kind) → canary users that a ramp moved out of the canary.
@@ -90,14 +90,14 @@ impl Checks {
 
 /// The whole summary.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// (phase, arm) → row.
     pub rows: BTreeMap<(usize, String), ArmRow>,
     pub checks: Checks,
 }
 
 /// Summarises observations against the phases.
-pub fn summarise(phases: &[Phase], obs: &[Observation]) -> Summary {
+pub(crate) fn summarise(phases: &[Phase], obs: &[Observation]) -> Summary {
     let mut rows: BTreeMap<(usize, String), ArmRow> = BTreeMap::new();
     let mut latencies: HashMap<(usize, String), Vec<f64>> = HashMap::new();
     let mut users: HashMap<(usize, String), BTreeSet<usize>> = HashMap::new();
@@ -183,7 +183,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// Users of the bypass run who saw both variants of the endpoint's own random split.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Bypass {
+pub(crate) struct Bypass {
     pub users: usize,
     pub requests: usize,
     pub users_with_both: usize,
@@ -192,7 +192,7 @@ pub struct Bypass {
 }
 
 /// Summarises the bypass run: (user, variant) per request.
-pub fn summarise_bypass(calls: &[(usize, String)]) -> Bypass {
+pub(crate) fn summarise_bypass(calls: &[(usize, String)]) -> Bypass {
     let mut seen: HashMap<usize, BTreeSet<&str>> = HashMap::new();
     let mut per_variant = BTreeMap::new();
     for (user, variant) in calls {
@@ -208,7 +208,12 @@ pub fn summarise_bypass(calls: &[(usize, String)]) -> Bypass {
 }
 
 /// The human-readable tables.
-pub fn render(phases: &[Phase], s: &Summary, bypass: &Bypass, router_users: usize) -> String {
+pub(crate) fn render(
+    phases: &[Phase],
+    s: &Summary,
+    bypass: &Bypass,
+    router_users: usize,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

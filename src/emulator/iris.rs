@@ -50,7 +50,9 @@ fn parse_csv(text: &str) -> Result<Vec<([f64; 4], usize)>, String> {
 /// A trained model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogReg {
+    /// The gradient-descent step it was trained with.
     pub learning_rate: f64,
+    /// Passes over the data.
     pub epochs: u32,
     mean: [f64; 4],
     std: [f64; 4],
@@ -455,7 +457,7 @@ mod tests {
     fn bad_input_is_a_client_error_of_the_model() {
         let m = LogReg::train(0.01, 10);
         type Case<'a> = (&'a [u8], Option<&'a str>, Option<&'a str>, u16);
-        let cases: [Case; 10] = [
+        let cases: [Case<'_>; 10] = [
             (b"{", Some("application/json"), None, 400),
             (b"[]", None, None, 400),
             (br#"{"features": [1, 2, 3]}"#, None, None, 400),

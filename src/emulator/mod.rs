@@ -57,21 +57,32 @@ pub fn iris_samples() -> &'static [([f64; 4], usize)] {
 /// One InvokeEndpoint call, as the HTTP layer (or an embedding test) hands it over.
 #[derive(Debug, Clone, Default)]
 pub struct Invocation {
+    /// The endpoint named in the path.
     pub endpoint: String,
+    /// The request body.
     pub body: Bytes,
+    /// `Content-Type`.
     pub content_type: Option<String>,
+    /// `Accept`.
     pub accept: Option<String>,
+    /// `X-Amzn-SageMaker-Target-Variant`.
     pub target_variant: Option<String>,
+    /// `X-Amzn-SageMaker-Custom-Attributes`, passed to the model.
     pub custom_attributes: Option<String>,
+    /// `X-Amzn-SageMaker-Inference-Id`.
     pub inference_id: Option<String>,
 }
 
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvocationOutput {
+    /// The model's answer.
     pub body: Bytes,
+    /// Its content type.
     pub content_type: String,
+    /// The variant that answered (`x-Amzn-Invoked-Production-Variant`).
     pub invoked_variant: String,
+    /// Custom attributes the model sent back.
     pub custom_attributes: Option<String>,
 }
 
@@ -134,11 +145,12 @@ impl Emulator {
                     ModelSpec::Echo => Model::Echo,
                     ModelSpec::Container { url, timeout_ms } => {
                         needs_http = true;
-                        let base =
-                            models::container_base(url).map_err(|reason| ModelsError::Invalid {
-                                key: format!("endpoints.{name}.variants[{i}].model.url"),
+                        let base = models::container_base(url).map_err(|reason| {
+                            ModelsError::invalid(
+                                format!("endpoints.{name}.variants[{i}].model.url"),
                                 reason,
-                            })?;
+                            )
+                        })?;
                         Model::Container(Container {
                             base,
                             timeout: Duration::from_millis(*timeout_ms),

@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::wire::ErrorCode;
+use crate::config::Invalid;
 
 /// The bundled demo models.
 pub const DEMO_MODELS_JSON: &str = include_str!("demo-models.json");
@@ -46,22 +47,23 @@ pub const MAX_MS: f64 = 3_600_000.0;
 /// A models file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {
+    /// The file cannot be read.
     #[error("cannot read models file {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
-    #[error("{key}: {reason}")]
-    Invalid { key: String, reason: String },
+    /// A value is invalid, named by its key.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
 }
 
 impl ModelsError {
-    fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        ModelsError::Invalid {
-            key: key.into(),
-            reason: reason.into(),
-        }
+    pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        ModelsError::Invalid(Invalid::new(key, reason))
     }
 }
 
@@ -70,22 +72,27 @@ impl ModelsError {
 pub struct ModelsFile {
     /// Seeds every random choice (variant picks, faults, jitter); default 0.
     pub seed: u64,
+    /// Endpoints by name.
     pub endpoints: BTreeMap<String, EndpointSpec>,
 }
 
 /// One endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EndpointSpec {
+    /// Its production variants, in order.
     pub variants: Vec<VariantSpec>,
 }
 
 /// One production variant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantSpec {
+    /// The variant's name.
     pub name: String,
     /// Relative weight (SageMaker's `InitialVariantWeight`): any non-negative number; default 1.
     pub weight: f64,
+    /// The model that answers.
     pub model: ModelSpec,
+    /// Faults injected into its answers.
     pub faults: Faults,
 }
 
@@ -94,11 +101,21 @@ pub struct VariantSpec {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ModelSpec {
     /// Multinomial logistic regression trained on Iris at start-up.
-    IrisLogreg { learning_rate: f64, epochs: u32 },
+    IrisLogreg {
+        /// The gradient-descent step.
+        learning_rate: f64,
+        /// Passes over the data.
+        epochs: u32,
+    },
     /// Answers the request body and content type unchanged.
     Echo,
     /// Forwards to a server implementing the SageMaker inference-container contract.
-    Container { url: String, timeout_ms: u64 },
+    Container {
+        /// The container's base URL (`/ping`, `/invocations`).
+        url: String,
+        /// How long the container may take to answer.
+        timeout_ms: u64,
+    },
 }
 
 impl ModelSpec {
@@ -121,6 +138,7 @@ pub struct Faults {
     pub jitter_ms: f64,
     /// Share of requests answered with `error` instead of the model's answer.
     pub error_rate: f64,
+    /// The error injected at `error_rate`.
     #[serde(serialize_with = "ser_code")]
     pub error: ErrorCode,
     /// For `ModelError`: the container status it reports (default 500).

@@ -16,9 +16,10 @@ use tokio::net::TcpListener;
 use super::wire::ServiceError;
 use super::{
     CUSTOM_ATTRIBUTES, Emulator, INFERENCE_ID, INVOKED_VARIANT, Invocation, MAX_PAYLOAD_BYTES,
-    ModelSpec, ModelsError, TARGET_VARIANT, demo_models, load_models,
+    ModelSpec, TARGET_VARIANT, demo_models, load_models,
 };
-use crate::http_server;
+use crate::app::CliError;
+use crate::front::server;
 
 /// Serves the emulator on `listener` until `shutdown` completes. Connections in flight are left
 /// to finish (a hanging fault never does; its connection ends with the process).
@@ -27,7 +28,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    http_server::run(
+    server::run(
         "emulator",
         listener,
         shutdown,
@@ -35,7 +36,7 @@ pub async fn run(
             let emulator = Arc::clone(&emulator);
             async move {
                 let (parts, body) = req.into_parts();
-                let body = http_server::read_body(body, MAX_PAYLOAD_BYTES).await;
+                let body = server::read_body(body, MAX_PAYLOAD_BYTES).await;
                 emulator
                     .handle(parts.method, parts.uri.path(), &parts.headers, body)
                     .await
@@ -184,44 +185,31 @@ fn percent_decode(s: &str) -> String {
 /// The `emulate` subcommand: serves `models` (or the bundled demo models) on `listen` until
 /// ctrl-c or SIGTERM. Exit codes per the contract: 2 for a models file that is invalid (the
 /// message names the key), 3 for an unreadable file or a port in use.
-pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(), u8> {
+pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(), CliError> {
     let (file, source) = match &models {
-        Some(path) => match load_models(path) {
-            Ok(f) => (f, path.display().to_string()),
-            Err(e @ ModelsError::Read { .. }) => {
-                eprintln!("canary-router emulate: {e}");
-                return Err(3);
-            }
-            Err(e) => {
-                eprintln!(
-                    "canary-router emulate: invalid models file {}: {e}",
-                    path.display()
-                );
-                return Err(2);
-            }
-        },
+        Some(path) => {
+            let name = path.display().to_string();
+            let file = load_models(path).map_err(|error| CliError::Models {
+                source_name: name.clone(),
+                error,
+            })?;
+            (file, name)
+        }
         None => (demo_models(), "the bundled demo models".to_owned()),
     };
-    let emulator = match Emulator::new(file) {
-        Ok(e) => Arc::new(e),
-        Err(e) => {
-            eprintln!("canary-router emulate: invalid models file {source}: {e}");
-            return Err(2);
-        }
-    };
-    let listener = match TcpListener::bind(listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                eprintln!(
-                    "canary-router emulate: {listen} is already in use (pick another with --listen)"
-                );
-            } else {
-                eprintln!("canary-router emulate: cannot listen on {listen}: {e}");
-            }
-            return Err(3);
-        }
-    };
+    let emulator = Emulator::new(file).map_err(|error| CliError::Models {
+        source_name: source.clone(),
+        error,
+    })?;
+    let emulator = Arc::new(emulator);
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        let context = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!("emulate: {listen} is already in use (pick another with --listen)")
+        } else {
+            format!("emulate: cannot listen on {listen}")
+        };
+        CliError::Io { context, source: e }
+    })?;
     let addr = listener.local_addr().unwrap_or(listen);
     let url = format!("http://{addr}");
     eprintln!("canary-router emulate: SageMaker Runtime emulator on {url} serving {source}");
@@ -260,16 +248,11 @@ pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(),
     eprintln!(
         "  try:    curl -s {url}/endpoints/iris-a/invocations -H 'Content-Type: application/json' -d '{{\"features\": [5.1, 3.5, 1.4, 0.2]}}'"
     );
-    match run(emulator, listener, shutdown_signal()).await {
-        Ok(()) => {
-            eprintln!("canary-router emulate: stopped");
-            Ok(())
-        }
-        Err(e) => {
-            eprintln!("canary-router emulate: {e}");
-            Err(3)
-        }
-    }
+    run(emulator, listener, shutdown_signal())
+        .await
+        .map_err(CliError::io("emulate: serving failed"))?;
+    eprintln!("canary-router emulate: stopped");
+    Ok(())
 }
 
 /// Completes on ctrl-c or, on Unix, SIGTERM.

@@ -23,12 +23,19 @@ pub const REGION: &str = "us-east-1";
 /// An error code SageMaker Runtime answers InvokeEndpoint with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
+    /// The request is invalid (400).
     ValidationError,
+    /// The container answered with an error (424).
     ModelError,
+    /// The model is not ready (429).
     ModelNotReadyException,
+    /// The service failed (500).
     InternalFailure,
+    /// The service is unavailable (503).
     ServiceUnavailable,
+    /// A dependency failed (530).
     InternalDependencyException,
+    /// Too many requests (400, as SageMaker answers throttling).
     ThrottlingException,
 }
 
@@ -110,7 +117,9 @@ impl std::fmt::Display for ErrorCode {
 pub struct ModelFailure {
     /// The status the container answered; 0 when it never answered (a timeout).
     pub original_status_code: u16,
+    /// The container's answer body.
     pub original_message: String,
+    /// Where the container's logs would be.
     pub log_stream_arn: String,
 }
 
@@ -118,7 +127,9 @@ pub struct ModelFailure {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ServiceError {
+    /// The error code (`x-amzn-ErrorType`).
     pub code: ErrorCode,
+    /// The message.
     pub message: String,
     /// Set for `ModelError` only.
     pub model: Option<ModelFailure>,

@@ -97,6 +97,7 @@ fn map_plain(file: &File) -> Option<Mmap> {
     // this way (ripgrep, SQLite in mmap mode) accept the same; the README tells users not to
     // truncate a file while a report reads it. Appending is safe: the map keeps the length
     // it had when opened.
+    #[allow(unsafe_code)]
     let map = unsafe { Mmap::map(file) }.ok()?;
     (map[..GZIP_MAGIC.len()] != GZIP_MAGIC).then_some(map)
 }

@@ -19,6 +19,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 pub use dedup::id128;
+
+use crate::app::CliError;
 pub use input::Input;
 pub use model::*;
 pub use output_html::{PALETTE, render_html};
@@ -199,24 +201,17 @@ pub fn render(report: &Report, format: Format) -> String {
     }
 }
 
-/// Runs `canary-router report`; returns the exit status (0 ok, 1 `--fail-on-srm` flagged,
-/// 2 bad usage, 3 I/O error). Messages for people go to stderr.
-pub fn cli_main(args: ReportArgs) -> u8 {
+/// Runs `canary-router report`: the report on stdout (or `--out`), notes for people on stderr;
+/// `--fail-on-srm` turns a flagged sample-ratio check into a failed check (exit 1).
+pub fn cli_main(args: ReportArgs) -> Result<(), CliError> {
     let options = args.options();
     let inputs: Vec<Input> = args.files.iter().cloned().map(Input::from_arg).collect();
     if inputs.iter().filter(|i| matches!(i, Input::Stdin)).count() > 1 {
-        eprintln!("error: `-` (stdin) can be given only once");
-        return 2;
+        return Err(ReportError::Usage("`-` (stdin) can be given only once".into()).into());
     }
-    let report = match analyse(inputs, &options) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return e.exit_code();
-        }
-    };
+    let report = analyse(inputs, &options)?;
     let text = render(&report, args.format);
-    let written = match &args.out {
+    match &args.out {
         Some(path) => std::fs::write(path, text.as_bytes()).map_err(|source| ReportError::Write {
             path: path.display().to_string(),
             source,
@@ -230,11 +225,7 @@ pub fn cli_main(args: ReportArgs) -> u8 {
                     source,
                 })
         }
-    };
-    if let Err(e) = written {
-        eprintln!("error: {e}");
-        return e.exit_code();
-    }
+    }?;
     let i = &report.input;
     if i.skipped > 0 || i.duplicates > 0 {
         eprintln!(
@@ -248,8 +239,10 @@ pub fn cli_main(args: ReportArgs) -> u8 {
     if report.srm_flagged {
         eprintln!("report: WARNING: a sample-ratio check flagged a phase; results may be biased");
         if args.fail_on_srm {
-            return 1;
+            return Err(CliError::CheckFailed(
+                "--fail-on-srm: a sample-ratio check flagged a phase".into(),
+            ));
         }
     }
-    0
+    Ok(())
 }

@@ -1,47 +1,14 @@
-//! `serve` front door: the same router behind a local HTTP/1.1 server, with optional hot reload
-//! of the config file.
+//! Config file reloads for `serve` and the demo: one reload path, and a watcher that applies it
+//! when the file's contents change.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hyper::body::Incoming;
-use tokio::net::TcpListener;
-
 use crate::config::{self, Config, ConfigError, ProcessEnv};
-use crate::http_server;
 use crate::record::RecordSink;
-use crate::router::{self, MAX_BODY_BYTES, Router, new_request_id};
+use crate::router::Router;
 use crate::sagemaker::Invoker;
-
-/// Serves HTTP on `listener` until `shutdown` completes; connections in flight finish.
-pub async fn run<I: Invoker, S: RecordSink>(
-    router: Arc<Router<I, S>>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
-    http_server::run(
-        "serve",
-        listener,
-        shutdown,
-        move |req: http::Request<Incoming>| {
-            let router = Arc::clone(&router);
-            async move {
-                let (parts, body) = req.into_parts();
-                let req = router::Request {
-                    method: parts.method,
-                    path: parts.uri.path().to_owned(),
-                    headers: parts.headers,
-                    body: http_server::read_body(body, MAX_BODY_BYTES).await,
-                    request_id: new_request_id(),
-                };
-                router.handle(req).await
-            }
-        },
-    )
-    .await
-}
 
 /// Reads, validates and applies a config file: the one reload path, for the file watcher and
 /// for the demo's phases. Returns the new version.
@@ -51,7 +18,7 @@ pub fn reload_file<I: Invoker, S: RecordSink>(
 ) -> Result<String, ConfigError> {
     let text = config::read_file(&ProcessEnv, path)?;
     let next = Config::parse(&text)?;
-    let version = next.raw.version.clone();
+    let version = next.version().to_owned();
     router.reload(next)?;
     Ok(version)
 }

@@ -44,8 +44,10 @@ pub fn to_request(req: lambda_http::Request) -> router::Request {
     }
 }
 
-/// Converts the router's response for lambda_http, which picks text or base64 from the
-/// Content-Type header (every router response sets one).
+/// Converts the router's response for lambda_http: text for a textual content type with a
+/// valid UTF-8 body, base64 otherwise. lambda_http's own `IntoResponse` would transcode text
+/// by its charset and replace invalid UTF-8 with U+FFFD, changing the endpoint's bytes, which
+/// the contract passes through unchanged.
 pub fn to_response(resp: router::Response) -> lambda_http::Response<Body> {
     let (parts, body) = resp.into_parts();
     let body = if body.is_empty() {
@@ -70,13 +72,19 @@ fn is_textual(headers: &http::HeaderMap) -> bool {
         })
 }
 
+/// One invocation: the event's request through the router and back. `run` serves exactly
+/// this function, and the event tests call it.
+pub async fn handle_event<I: Invoker, S: RecordSink>(
+    router: &Router<I, S>,
+    req: lambda_http::Request,
+) -> Result<lambda_http::Response<Body>, Infallible> {
+    Ok(to_response(router.handle(to_request(req)).await))
+}
+
 /// Runs the router as the Lambda function until the runtime stops it.
 pub async fn run<I: Invoker, S: RecordSink>(
     router: Router<I, S>,
 ) -> Result<(), lambda_http::Error> {
     let router = &router;
-    lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
-        Ok::<_, Infallible>(to_response(router.handle(to_request(req)).await))
-    }))
-    .await
+    lambda_http::run(service_fn(move |req| handle_event(router, req))).await
 }

@@ -1,82 +1,17 @@
-//! Start-up wiring shared by both front doors: config, cookie keys and the SDK client, each
-//! built once, with errors that map to the CLI's exit codes.
+//! The AWS SDK config, loaded once at start-up: the standard chain, or static local settings
+//! when the SageMaker endpoint is a loopback emulator.
 
 use aws_config::BehaviorVersion;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_sdk_sagemakerruntime::config::{Credentials, Region};
 
-use crate::config::{Config, ConfigError, Env};
-use crate::identity::{CookieKeys, KeyError};
-
-/// Why the router cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("config: {0}")]
-    Config(#[from] ConfigError),
-    #[error("cookie key: {0}")]
-    Key(#[from] KeyError),
-    #[error(
-        "cookies are enabled but CANARY_COOKIE_KEY is not set: set it to a base64 key of at least 64 bytes (openssl rand -base64 64), or set cookie.enabled to false"
-    )]
-    NoCookieKey,
-    #[error("no AWS region: set AWS_REGION (SageMaker endpoints are regional)")]
-    NoRegion,
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl StartError {
-    /// The CLI exit status: 2 for bad config or usage, 3 for runtime and I/O failures.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            StartError::Io { .. } => 3,
-            _ => 2,
-        }
-    }
-}
-
-/// What to do when no cookie key is configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MissingKey {
-    /// Refuse to start (Lambda: cookies minted by one instance must verify on every other).
-    Refuse,
-    /// Generate a key for this process, with a notice (local `serve`).
-    Ephemeral,
-}
-
-/// Cookie keys from `CANARY_COOKIE_KEY` and `CANARY_COOKIE_KEY_PREVIOUS`.
-pub fn cookie_keys(
-    env: &dyn Env,
-    config: &Config,
-    missing: MissingKey,
-) -> Result<CookieKeys, StartError> {
-    match env
-        .var("CANARY_COOKIE_KEY")
-        .filter(|k| !k.trim().is_empty())
-    {
-        Some(key) => Ok(CookieKeys::from_base64(
-            &key,
-            env.var("CANARY_COOKIE_KEY_PREVIOUS").as_deref(),
-        )?),
-        None if !config.cookie.enabled => Ok(CookieKeys::ephemeral()),
-        None if missing == MissingKey::Ephemeral => {
-            tracing::warn!(
-                "CANARY_COOKIE_KEY is not set: using an ephemeral key, so cookies will not survive a restart"
-            );
-            Ok(CookieKeys::ephemeral())
-        }
-        None => Err(StartError::NoCookieKey),
-    }
-}
+use super::CliError;
+use crate::config::Env;
 
 /// Loads the AWS SDK config once. Pointed at a loopback emulator with no credentials or region
 /// in the environment, it uses static local ones: the default chain would otherwise probe the
 /// instance-metadata address, which leaves the machine and costs seconds.
-pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, StartError> {
+pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, CliError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         // Stalled-stream protection polls every body; model answers are small and bounded by
         // the operation timeout already.
@@ -96,7 +31,7 @@ pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, StartErr
     }
     let sdk = loader.load().await;
     if sdk.region().is_none() {
-        return Err(StartError::NoRegion);
+        return Err(CliError::NoRegion);
     }
     Ok(sdk)
 }

@@ -1,0 +1,82 @@
+//! The one error of the command line: every subcommand's failure, with its exit status, printed
+//! once by `main`.
+
+use crate::config::ConfigError;
+use crate::demo::DemoError;
+use crate::emulator::ModelsError;
+use crate::identity::KeyError;
+use crate::report::ReportError;
+
+/// Why a subcommand (or Lambda mode) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The router config cannot be loaded or is invalid.
+    #[error("config: {0}")]
+    Config(#[from] ConfigError),
+    /// A cookie key cannot be used.
+    #[error("cookie key: {0}")]
+    Key(#[from] KeyError),
+    /// Cookies are on and no key is set where one is required.
+    #[error(
+        "cookies are enabled but CANARY_COOKIE_KEY is not set: set it to a base64 key of at least 64 bytes (openssl rand -base64 64), or set cookie.enabled to false"
+    )]
+    NoCookieKey,
+    /// The SDK found no region.
+    #[error("no AWS region: set AWS_REGION (SageMaker endpoints are regional)")]
+    NoRegion,
+    /// The emulator's models file cannot be read or is invalid.
+    #[error("models file {source_name}: {error}")]
+    Models {
+        /// The file, or "the bundled demo models".
+        source_name: String,
+        /// What is wrong with it.
+        error: ModelsError,
+    },
+    /// `report` failed.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// The demo failed to run (its own checks failing is [`CliError::CheckFailed`]).
+    #[error("demo: {0}")]
+    Demo(#[from] DemoError),
+    /// A check the command exists for did not pass (the demo's, `report --fail-on-srm`).
+    #[error("{0}")]
+    CheckFailed(String),
+    /// An I/O failure: a port in use, an unreadable file.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The async runtime or the Lambda runtime stopped.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl CliError {
+    /// The contract's exit status: 1 a check failed; 2 bad usage or bad config; 3 a runtime or
+    /// I/O error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::CheckFailed(_) => 1,
+            CliError::Config(_) | CliError::Key(_) | CliError::NoCookieKey | CliError::NoRegion => {
+                2
+            }
+            CliError::Models { error, .. } => match error {
+                ModelsError::Read { .. } => 3,
+                ModelsError::Invalid(_) => 2,
+            },
+            CliError::Report(e) => e.exit_code(),
+            CliError::Demo(e) => e.exit_code(),
+            CliError::Io { .. } | CliError::Runtime(_) => 3,
+        }
+    }
+
+    /// An I/O failure while doing `context`.
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
+        let context = context.into();
+        move |source| CliError::Io { context, source }
+    }
+}

@@ -1,0 +1,102 @@
+//! CloudWatch Embedded Metric Format: the `_aws` block of a decision record and the top-level
+//! numbers it names. Dimensions are the record's own `experiment` and `arm` fields, and every
+//! metric is derived from the record itself, so the two can never disagree.
+
+use serde::Serialize;
+
+use super::Record;
+
+/// The EMF block and the top-level numeric members it points at.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics<'a> {
+    /// The EMF metadata.
+    #[serde(rename = "_aws")]
+    pub aws: Emf<'a>,
+    /// Always 1: one request.
+    pub invocations: u32,
+    /// 1 when the router answered with a 5xx (the model or SageMaker failed).
+    pub errors: u32,
+    /// 1 when the fallback arm answered.
+    pub fallbacks: u32,
+}
+
+/// CloudWatch Embedded Metric Format metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct Emf<'a> {
+    /// Milliseconds since the Unix epoch.
+    #[serde(rename = "Timestamp")]
+    pub timestamp: u64,
+    /// One directive: the namespace, the dimension sets and the metrics.
+    #[serde(rename = "CloudWatchMetrics")]
+    pub cloudwatch_metrics: [EmfDirective<'a>; 1],
+}
+
+/// One EMF metric directive.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmfDirective<'a> {
+    /// The CloudWatch namespace.
+    #[serde(rename = "Namespace")]
+    pub namespace: &'a str,
+    /// Dimension sets; each names top-level string members of the record.
+    #[serde(rename = "Dimensions")]
+    pub dimensions: &'static [&'static [&'static str]],
+    /// The metrics; each names a top-level number of the record.
+    #[serde(rename = "Metrics")]
+    pub metrics: &'static [EmfMetric],
+}
+
+/// One metric name and unit.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmfMetric {
+    /// A top-level numeric member of the record.
+    #[serde(rename = "Name")]
+    pub name: &'static str,
+    /// The CloudWatch unit.
+    #[serde(rename = "Unit")]
+    pub unit: &'static str,
+}
+
+const fn metric(name: &'static str, unit: &'static str) -> EmfMetric {
+    EmfMetric { name, unit }
+}
+
+const WITH_MODEL_LATENCY: &[EmfMetric] = &[
+    metric("invocations", "Count"),
+    metric("errors", "Count"),
+    metric("fallbacks", "Count"),
+    metric("latency_ms", "Milliseconds"),
+    metric("model_latency_ms", "Milliseconds"),
+];
+/// Without `model_latency_ms`: EMF must not name a member the record does not carry.
+const WITHOUT_MODEL_LATENCY: &[EmfMetric] = WITH_MODEL_LATENCY.split_at(4).0;
+const BY_ARM: &[&[&str]] = &[&["experiment", "arm"]];
+const BY_EXPERIMENT: &[&[&str]] = &[&["experiment"]];
+
+impl<'a> Metrics<'a> {
+    /// The metrics of a decision record: per `experiment` and `arm` (just `experiment` when no
+    /// arm was assigned, since EMF needs every dimension to be present).
+    pub fn for_decision(namespace: &'a str, timestamp_ms: u64, record: &Record<'_>) -> Self {
+        let fallback = matches!((record.arm, record.served_arm), (Some(a), Some(s)) if a != s);
+        Metrics {
+            aws: Emf {
+                timestamp: timestamp_ms,
+                cloudwatch_metrics: [EmfDirective {
+                    namespace,
+                    dimensions: if record.arm.is_some() {
+                        BY_ARM
+                    } else {
+                        BY_EXPERIMENT
+                    },
+                    metrics: if record.model_latency_ms.is_some() {
+                        WITH_MODEL_LATENCY
+                    } else {
+                        WITHOUT_MODEL_LATENCY
+                    },
+                }],
+            },
+            invocations: 1,
+            errors: u32::from(record.status >= 500),
+            fallbacks: u32::from(fallback),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The router itself, written once: a request in, a response and one record out. Lambda mode
+//! and `serve` are thin front doors that convert to and from these types.
+//!
+//! A `/predict` goes through typed stages, each taking what the one before produced:
+//! admission (`admit`) → identity (`identify`) → assignment (`assignment`) → invocation
+//! (`invoke`) → the answer and its record (`ticket`). `/feedback` shares the first three.
+
+mod admit;
+mod assignment;
+mod feedback;
+mod health;
+mod identify;
+mod invoke;
+mod predict;
+mod respond;
+mod route;
+mod ticket;
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+
+pub use respond::{new_request_id, rfc3339};
+pub use route::{Route, route};
+
+use crate::config::{Config, ConfigError};
+use crate::cors;
+use crate::error::ErrorKind;
+use crate::identity::{self, CookieKeys};
+use crate::record::{Kind, RecordSink};
+use crate::sagemaker::Invoker;
+use respond::{Failure, empty, method_not_allowed};
+use ticket::{Reached, Ticket};
+
+/// Largest request body accepted: Lambda's synchronous payload limit.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// A request as both front doors hand it over.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path, possibly with an API Gateway stage prefix (`/prod/predict`).
+    pub path: String,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// Already decoded from base64 where the event carried it so. Front doors that stream
+    /// pass at most `MAX_BODY_BYTES + 1` bytes, enough to know it is too large.
+    pub body: Bytes,
+    /// Unique per request: API Gateway's or Lambda's where there is one.
+    pub request_id: String,
+}
+
+/// The response both front doors send back.
+pub type Response = http::Response<Bytes>;
+
+/// Makes new unit IDs for anonymous users: random in production, seeded in the demo.
+pub type Minter = Box<dyn Fn() -> String + Send + Sync>;
+
+/// The router: configuration (swappable on reload), cookie keys, the endpoint invoker and the
+/// record sink, all built once at start-up.
+pub struct Router<I, S> {
+    config: RwLock<Arc<Config>>,
+    keys: CookieKeys,
+    invoker: I,
+    sink: S,
+    minter: Minter,
+}
+
+impl<I: Invoker, S: RecordSink> Router<I, S> {
+    /// A router over a validated config.
+    pub fn new(config: Config, keys: CookieKeys, invoker: I, sink: S) -> Self {
+        Router {
+            config: RwLock::new(Arc::new(config)),
+            keys,
+            invoker,
+            sink,
+            minter: Box::new(identity::mint_id),
+        }
+    }
+
+    /// Replaces the random ID minter (the demo's seeded users need reproducible IDs).
+    pub fn with_minter(mut self, minter: Minter) -> Self {
+        self.minter = minter;
+        self
+    }
+
+    /// The config now in force.
+    pub fn config(&self) -> Arc<Config> {
+        match self.config.read() {
+            Ok(c) => Arc::clone(&c),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Swaps in a new config atomically, unless it changes the split under the same version.
+    /// Requests in flight finish on the config they started with.
+    pub fn reload(&self, next: Config) -> Result<(), ConfigError> {
+        self.config().check_reload(&next)?;
+        let next = Arc::new(next);
+        match self.config.write() {
+            Ok(mut c) => *c = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        Ok(())
+    }
+
+    /// The record sink, for front doors that share it.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Handles one request; never panics on input, always answers.
+    pub async fn handle(&self, req: Request) -> Response {
+        let started = Instant::now();
+        let cfg = self.config();
+        let route = Route::of(&req.path);
+        let origin = cors::allowed_origin(cfg.cors(), &req.headers).cloned();
+        let mut resp = if route != Route::Unknown && cors::is_preflight(&req.method, &req.headers) {
+            let mut r = empty(StatusCode::NO_CONTENT);
+            if let (Some(c), Some(_)) = (cfg.cors(), &origin) {
+                cors::preflight(r.headers_mut(), c, cfg.user_header());
+            }
+            r
+        } else {
+            match route {
+                Route::Health if req.method == Method::GET => health::health(&cfg),
+                Route::Health => method_not_allowed(&req.request_id, "GET"),
+                Route::Predict => self.predict(&cfg, req, started).await,
+                Route::Feedback => self.feedback(&cfg, req, started),
+                Route::Unknown => self.not_found(&cfg, req, started),
+            }
+        };
+        cors::decorate(resp.headers_mut(), origin.as_ref());
+        resp
+    }
+
+    /// An unknown route is answered and recorded as a decision with no unit, so that a
+    /// misconfigured client shows in the records.
+    fn not_found(&self, cfg: &Config, req: Request, started: Instant) -> Response {
+        let path = req.path.split('?').next().unwrap_or("").to_owned();
+        let ticket = Ticket::open(&self.sink, cfg, Kind::Decision, started, req.request_id);
+        let failure = Failure::new(
+            ErrorKind::NotFound,
+            format!("no route {path}: use POST /predict, POST /feedback or GET /health"),
+        );
+        ticket.fail(Reached::Admission, failure)
+    }
+}

@@ -1,0 +1,158 @@
+//! `POST /predict`: admission → identity → assignment → invocation → answer and record, each
+//! stage taking what the one before produced.
+
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header;
+
+use super::admit::{admit, refuse};
+use super::assignment::{self, Assigned};
+use super::identify::{self, Anonymous};
+use super::invoke::{self, Call, Invoked};
+use super::respond::{Failure, header_str, rfc3339, set};
+use super::ticket::{Reached, Ticket};
+use super::{Request, Response, Route, Router};
+use crate::config::Config;
+use crate::error::ErrorKind;
+use crate::record::{Kind, RecordSink};
+use crate::sagemaker::{Invoker, ModelAnswer};
+use crate::transform;
+
+impl<I: Invoker, S: RecordSink> Router<I, S> {
+    pub(super) async fn predict(&self, cfg: &Config, req: Request, started: Instant) -> Response {
+        let Request {
+            method,
+            headers,
+            body,
+            request_id,
+            ..
+        } = req;
+        let ticket = Ticket::open(&self.sink, cfg, Kind::Decision, started, request_id);
+        if let Err(f) = admit(Route::Predict, &method, &body) {
+            return refuse(ticket, f);
+        }
+        let now = SystemTime::now();
+        let anonymous = Anonymous::Mint(&self.minter);
+        let identity = match identify::identify(cfg, &self.keys, &headers, anonymous, now) {
+            Ok(Some(identity)) => identity,
+            Ok(None) => {
+                let failure = identify::no_unit(cfg, &Anonymous::Mint(&self.minter));
+                return ticket.fail(Reached::Admission, failure);
+            }
+            Err(f) => return ticket.fail(Reached::Admission, f),
+        };
+        let assigned = assignment::assign(cfg, &headers, identity);
+        let content_type = header_str(&headers, header::CONTENT_TYPE).unwrap_or("application/json");
+        if let Err(f) = check_content_type(cfg, content_type) {
+            return ticket.fail(Reached::Assignment(&assigned), f);
+        }
+        let ts = rfc3339(now);
+        let call = Call {
+            body: &body,
+            content_type,
+            accept: header_str(&headers, header::ACCEPT).filter(|a| !a.contains("*/*")),
+            country: cfg
+                .overrides()
+                .country()
+                .and_then(|c| header_str(&headers, c.header())),
+            ts: &ts,
+            request_id: ticket.request_id(),
+        };
+        match invoke::invoke(&self.invoker, cfg, assigned.arm(), &call).await {
+            Ok((invoked, answer)) => respond(ticket, cfg, &assigned, &invoked, answer),
+            Err(stopped) => {
+                let reached = match &stopped.invoked {
+                    Some(invoked) => Reached::Invocation(&assigned, invoked),
+                    None => Reached::Assignment(&assigned),
+                };
+                ticket.fail(reached, stopped.failure)
+            }
+        }
+    }
+}
+
+/// Post-processing, then the answer: the endpoint's bytes and content type unchanged when the
+/// serving arm has no post-processing.
+fn respond<S: RecordSink>(
+    ticket: Ticket<'_, S>,
+    cfg: &Config,
+    assigned: &Assigned,
+    invoked: &Invoked,
+    answer: ModelAnswer,
+) -> Response {
+    let reached = Reached::Invocation(assigned, invoked);
+    let served = invoked.served().and_then(|s| cfg.arm(s));
+    let (body, content_type) = match served.and_then(|arm| arm.postprocess().map(|p| (arm, p))) {
+        None => (answer.body, answer.content_type),
+        Some((arm, spec)) => {
+            let is_json = answer
+                .content_type
+                .as_deref()
+                .is_none_or(transform::is_json);
+            if !is_json {
+                let failure = Failure::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "post-processing needs a JSON answer; endpoint `{}` sent {}",
+                        arm.endpoint(),
+                        answer.content_type.as_deref().unwrap_or("no content type")
+                    ),
+                );
+                return ticket.fail(reached, failure);
+            }
+            match transform::postprocess(spec, &answer.body) {
+                Ok(body) => (Bytes::from(body), Some("application/json".to_owned())),
+                Err(e) => {
+                    return ticket.fail(reached, Failure::new(ErrorKind::Internal, e.to_string()));
+                }
+            }
+        }
+    };
+    let mut resp = http::Response::new(body);
+    set(
+        resp.headers_mut(),
+        header::CONTENT_TYPE,
+        content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream"),
+    );
+    ticket.answer(reached, resp, None)
+}
+
+fn check_content_type(cfg: &Config, content_type: &str) -> Result<(), Failure> {
+    if accepts(cfg.content_types(), content_type) {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            ErrorKind::UnsupportedMediaType,
+            format!(
+                "Content-Type `{content_type}` is not accepted; send one of: {}",
+                cfg.content_types().join(", ")
+            ),
+        ))
+    }
+}
+
+/// Whether a content type is in the accepted list (`image/*` style ranges allowed).
+fn accepts(allowed: &[String], content_type: &str) -> bool {
+    let essence = transform::media_essence(content_type);
+    allowed.iter().any(|a| match a.strip_suffix("/*") {
+        Some(prefix) => essence.split('/').next() == Some(prefix) && essence.contains('/'),
+        None => *a == essence,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_ranges() {
+        let allowed = vec!["application/json".to_owned(), "image/*".to_owned()];
+        assert!(accepts(&allowed, "application/json; charset=utf-8"));
+        assert!(accepts(&allowed, "image/png"));
+        assert!(!accepts(&allowed, "text/csv"));
+        assert!(!accepts(&allowed, "image"));
+    }
+}
