@@ -13,13 +13,12 @@ use http::{HeaderMap, HeaderValue, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use canary_router::app;
 use canary_router::config::Config;
 use canary_router::emulator::{self, Emulator};
 use canary_router::identity::CookieKeys;
 use canary_router::record::{Record, RecordSink};
 use canary_router::router::{Request, Router};
-use canary_router::sagemaker::{Invocation, InvokeError, Invoker, ModelAnswer, SdkInvoker};
+use canary_router::sagemaker::{self, Invocation, InvokeError, Invoker, ModelAnswer, SdkInvoker};
 
 /// Serialises each record like the stdout sink, then drops it.
 struct NullSink;
@@ -107,7 +106,7 @@ fn bench(c: &mut Criterion) {
         custom_attributes: "experiment=bench;arm=control",
         timeouts: config.timeouts(),
     };
-    let sdk = rt.block_on(app::local_sdk_config(&url));
+    let sdk = rt.block_on(sagemaker::local_sdk_config(&url));
     let invoker = SdkInvoker::new(&sdk);
     c.bench_function("sdk/invoke_echo_multi_thread", |b| {
         b.iter(|| rt.block_on(invoker.invoke(call())).expect("echo answers"))
@@ -116,7 +115,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("rt");
-    let sdk = ct.block_on(app::local_sdk_config(&url));
+    let sdk = ct.block_on(sagemaker::local_sdk_config(&url));
     let invoker_ct = SdkInvoker::new(&sdk);
     c.bench_function("sdk/invoke_echo_current_thread", |b| {
         b.iter(|| {

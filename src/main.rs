@@ -72,7 +72,7 @@ fn main() -> ExitCode {
 fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
     // The report runs its own worker threads and no async I/O: no runtime needed.
     if let Some(Command::Report(args)) = command {
-        return canary_router::report::cli_main(args);
+        return Ok(canary_router::report::cli_main(args)?);
     }
     // Lambda sends one event at a time to an instance: a current-thread runtime is all it needs,
     // and it makes each SageMaker call measurably cheaper (benches/router.rs, sdk/*).
@@ -90,9 +90,9 @@ fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
             None => run_lambda().await,
             Some(Command::Serve { listen, config }) => run_serve(listen, config).await,
             Some(Command::Emulate { listen, models }) => {
-                canary_router::emulator::cli_main(listen, models).await
+                Ok(emulator::cli_main(listen, models).await?)
             }
-            Some(Command::Demo(args)) => canary_router::demo::cli_main(args).await,
+            Some(Command::Demo(args)) => Ok(canary_router::demo::cli_main(args).await?),
             Some(Command::Report(_)) => Ok(()),
         }
     })
@@ -132,10 +132,7 @@ async fn serve_bundled_demo(listen: SocketAddr) -> Result<(), CliError> {
     eprintln!(
         "notice: no config given (--config, CANARY_CONFIG, CANARY_CONFIG_FILE): serving the bundled demo config against an embedded SageMaker emulator"
     );
-    let emulator = Emulator::new(emulator::demo_models()).map_err(|error| CliError::Models {
-        source_name: "the bundled demo models".into(),
-        error,
-    })?;
+    let emulator = Emulator::new(emulator::demo_models())?;
     let emu_listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let emu_addr = emu_listener
         .local_addr()

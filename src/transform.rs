@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::Invalid;
+use crate::config::error::Invalid;
 
 /// What went wrong while transforming; pre-processing failures are the client's (400),
 /// post-processing failures mean the endpoint's answer did not have the declared shape.

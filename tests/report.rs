@@ -396,7 +396,7 @@ fn args(files: &[&Path], extra: impl FnOnce(&mut ReportArgs)) -> ReportArgs {
 }
 
 /// The exit status `main` gives a subcommand's result.
-fn exit(result: Result<(), canary_router::app::CliError>) -> u8 {
+fn exit(result: Result<(), report::ReportError>) -> u8 {
     result.map_or_else(|e| e.exit_code(), |()| 0)
 }
 

@@ -3,9 +3,10 @@
 
 use crate::config::ConfigError;
 use crate::demo::DemoError;
-use crate::emulator::ModelsError;
+use crate::emulator::{EmulateError, ModelsError};
 use crate::identity::KeyError;
 use crate::report::ReportError;
+use crate::sagemaker::SdkConfigError;
 
 /// Why a subcommand (or Lambda mode) stopped.
 #[derive(Debug, thiserror::Error)]
@@ -21,26 +22,21 @@ pub enum CliError {
         "cookies are enabled but CANARY_COOKIE_KEY is not set: set it to a base64 key of at least 64 bytes (openssl rand -base64 64), or set cookie.enabled to false"
     )]
     NoCookieKey,
-    /// The SDK found no region.
-    #[error("no AWS region: set AWS_REGION (SageMaker endpoints are regional)")]
-    NoRegion,
-    /// The emulator's models file cannot be read or is invalid.
-    #[error("models file {source_name}: {error}")]
-    Models {
-        /// The file, or "the bundled demo models".
-        source_name: String,
-        /// What is wrong with it.
-        error: ModelsError,
-    },
+    /// The SDK config cannot be used.
+    #[error(transparent)]
+    Sdk(#[from] SdkConfigError),
+    /// `emulate` failed.
+    #[error(transparent)]
+    Emulate(#[from] EmulateError),
+    /// The bundled demo models did not load.
+    #[error("the bundled demo models: {0}")]
+    Models(#[from] ModelsError),
     /// `report` failed.
     #[error(transparent)]
     Report(#[from] ReportError),
-    /// The demo failed to run (its own checks failing is [`CliError::CheckFailed`]).
+    /// `demo` failed, or its checks did not pass.
     #[error("demo: {0}")]
     Demo(#[from] DemoError),
-    /// A check the command exists for did not pass (the demo's, `report --fail-on-srm`).
-    #[error("{0}")]
-    CheckFailed(String),
     /// An I/O failure: a port in use, an unreadable file.
     #[error("{context}: {source}")]
     Io {
@@ -60,14 +56,10 @@ impl CliError {
     /// I/O error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::CheckFailed(_) => 1,
-            CliError::Config(_) | CliError::Key(_) | CliError::NoCookieKey | CliError::NoRegion => {
-                2
-            }
-            CliError::Models { error, .. } => match error {
-                ModelsError::Read { .. } => 3,
-                ModelsError::Invalid(_) => 2,
-            },
+            CliError::Config(_) | CliError::Key(_) | CliError::NoCookieKey | CliError::Sdk(_) => 2,
+            CliError::Models(ModelsError::Invalid(_)) => 2,
+            CliError::Models(ModelsError::Read { .. }) => 3,
+            CliError::Emulate(e) => e.exit_code(),
             CliError::Report(e) => e.exit_code(),
             CliError::Demo(e) => e.exit_code(),
             CliError::Io { .. } | CliError::Runtime(_) => 3,

@@ -2,16 +2,14 @@
 //! built once, and the command line's one error type with its exit codes.
 
 mod error;
-mod sdk;
 
 pub use error::CliError;
-pub use sdk::{is_loopback_url, local_sdk_config, sdk_config};
 
 use crate::config::{self, Config, ConfigError, Env, Source};
 use crate::identity::CookieKeys;
 use crate::record::StdoutSink;
 use crate::router::Router;
-use crate::sagemaker::SdkInvoker;
+use crate::sagemaker::{SdkInvoker, local_sdk_config, sdk_config};
 
 /// The router as both front doors run it: the AWS SDK behind it, records on stdout.
 pub type SdkRouter = Router<SdkInvoker, StdoutSink>;

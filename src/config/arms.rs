@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::ConfigError;
+use super::error::ConfigError;
 use super::names::{is_sagemaker_name, is_token};
 use super::raw::{RawArm, RawConfig};
 use crate::assign::BUCKETS;

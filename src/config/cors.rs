@@ -1,6 +1,6 @@
 //! CORS settings: the origins allowed to call the router with credentials.
 
-use super::ConfigError;
+use super::error::ConfigError;
 use super::raw::RawCors;
 
 /// Allowed CORS origins (credentials are always allowed for them: cookies need it).

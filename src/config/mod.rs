@@ -5,7 +5,7 @@
 mod arms;
 mod cookie;
 mod cors;
-mod error;
+pub mod error;
 pub(crate) mod names;
 mod overrides;
 mod parse;
@@ -221,6 +221,11 @@ impl Config {
     /// `[["control", 9000], ...]`, built once for every record.
     pub fn weights(&self) -> &Arc<Value> {
         &self.weights
+    }
+
+    /// Refuses a reload that changes the experiment, salt, arms or weights but keeps the version.
+    pub fn check_reload(&self, next: &Config) -> Result<(), ConfigError> {
+        reload::check_reload(&self.raw, &next.raw)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use http::HeaderName;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// `[A-Za-z0-9_.-]{1,max}`: arm names, cookie names, feedback events.
 pub(crate) fn is_token(s: &str, max: usize) -> bool {

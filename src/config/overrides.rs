@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use http::HeaderName;
 use sha2::{Digest, Sha256};
 
-use super::ConfigError;
+use super::error::ConfigError;
 use super::names::header_name;
 use super::raw::RawOverrides;
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// Where configuration comes from: the process environment in production, a map in tests.
 pub trait Env {

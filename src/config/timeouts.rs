@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::ConfigError;
+use super::error::ConfigError;
 use super::raw::RawTimeouts;
 
 /// Per-attempt SageMaker timeout when the config sets none.

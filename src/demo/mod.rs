@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::app::{self, CliError};
 use crate::assign::hex;
 use crate::config::{Config, ConfigError};
 use crate::emulator::{self, Emulator};
@@ -27,7 +26,7 @@ use crate::front::{serve, watch};
 use crate::identity::CookieKeys;
 use crate::record::FileSink;
 use crate::router::Router;
-use crate::sagemaker::{Invocation, Invoker, SdkInvoker};
+use crate::sagemaker::{Invocation, Invoker, SdkInvoker, local_sdk_config};
 use summary::{IdKind, Observation, Phase};
 
 /// The bundled demo config: phase `demo.1`, and what `serve` uses when given no config.
@@ -74,6 +73,9 @@ pub enum DemoError {
     /// A request to the router failed at the HTTP level.
     #[error("request to the router failed: {0}")]
     Http(String),
+    /// The demo ran, and a stickiness check failed.
+    #[error("a stickiness check FAILED (see above)")]
+    ChecksFailed,
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DemoError {
@@ -110,20 +112,20 @@ pub(crate) fn phase_config(phase: &Phase) -> Result<String, DemoError> {
 }
 
 /// Runs the demo: success when every check passed, a failed check otherwise.
-pub async fn cli_main(args: DemoArgs) -> Result<(), CliError> {
+pub async fn cli_main(args: DemoArgs) -> Result<(), DemoError> {
     if run(&args).await? {
         Ok(())
     } else {
-        Err(CliError::CheckFailed(
-            "demo: a stickiness check FAILED (see above)".into(),
-        ))
+        Err(DemoError::ChecksFailed)
     }
 }
 
 impl DemoError {
-    /// The contract's exit status: 2 for the demo's own config or models, 3 otherwise.
+    /// The contract's exit status: 1 for a failed check, 2 for the demo's own config or
+    /// models, 3 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
+            DemoError::ChecksFailed => 1,
             DemoError::Config(_) | DemoError::Models(_) => 2,
             _ => 3,
         }
@@ -177,7 +179,7 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
     let phases = phases();
     write(&config_path, &phase_config(&phases[0])?)?;
     let config = Config::parse(&phase_config(&phases[0])?)?;
-    let sdk = app::local_sdk_config(&emu_url).await;
+    let sdk = local_sdk_config(&emu_url).await;
     let minted = Mutex::new(args.seed);
     let router = Router::new(
         config,

@@ -24,8 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::wire::{ErrorCode, ServiceError};
-use super::{CUSTOM_ATTRIBUTES, MAX_PAYLOAD_BYTES};
+use super::wire::{CUSTOM_ATTRIBUTES, ErrorCode, MAX_PAYLOAD_BYTES, ServiceError};
 
 /// A pooled HTTP/1.1 client for containers.
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;

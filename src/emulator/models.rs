@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::wire::ErrorCode;
-use crate::config::Invalid;
+use crate::config::error::Invalid;
 
 /// The bundled demo models.
 pub const DEMO_MODELS_JSON: &str = include_str!("demo-models.json");

@@ -13,13 +13,48 @@ use hyper::body::Incoming;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::wire::ServiceError;
-use super::{
-    CUSTOM_ATTRIBUTES, Emulator, INFERENCE_ID, INVOKED_VARIANT, Invocation, MAX_PAYLOAD_BYTES,
-    ModelSpec, TARGET_VARIANT, demo_models, load_models,
+use super::engine::{Emulator, Invocation};
+use super::models::{ModelSpec, ModelsError, demo_models, load_models};
+use super::wire::{
+    CUSTOM_ATTRIBUTES, INFERENCE_ID, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, ServiceError,
+    TARGET_VARIANT,
 };
-use crate::app::CliError;
 use crate::front::server;
+
+/// Why `emulate` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulateError {
+    /// The models file cannot be read or is invalid.
+    #[error("models file {source_name}: {error}")]
+    Models {
+        /// The file, or "the bundled demo models".
+        source_name: String,
+        /// What is wrong with it.
+        error: ModelsError,
+    },
+    /// A port in use, or the server failed.
+    #[error("emulate: {context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl EmulateError {
+    /// The contract's exit status: 2 for an invalid models file, 3 for I/O.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            EmulateError::Models {
+                error: ModelsError::Invalid(_),
+                ..
+            } => 2,
+            EmulateError::Models { .. } | EmulateError::Io { .. } => 3,
+        }
+    }
+}
 
 /// Serves the emulator on `listener` until `shutdown` completes. Connections in flight are left
 /// to finish (a hanging fault never does; its connection ends with the process).
@@ -185,11 +220,11 @@ fn percent_decode(s: &str) -> String {
 /// The `emulate` subcommand: serves `models` (or the bundled demo models) on `listen` until
 /// ctrl-c or SIGTERM. Exit codes per the contract: 2 for a models file that is invalid (the
 /// message names the key), 3 for an unreadable file or a port in use.
-pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(), CliError> {
+pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(), EmulateError> {
     let (file, source) = match &models {
         Some(path) => {
             let name = path.display().to_string();
-            let file = load_models(path).map_err(|error| CliError::Models {
+            let file = load_models(path).map_err(|error| EmulateError::Models {
                 source_name: name.clone(),
                 error,
             })?;
@@ -197,18 +232,18 @@ pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(),
         }
         None => (demo_models(), "the bundled demo models".to_owned()),
     };
-    let emulator = Emulator::new(file).map_err(|error| CliError::Models {
+    let emulator = Emulator::new(file).map_err(|error| EmulateError::Models {
         source_name: source.clone(),
         error,
     })?;
     let emulator = Arc::new(emulator);
     let listener = TcpListener::bind(listen).await.map_err(|e| {
         let context = if e.kind() == std::io::ErrorKind::AddrInUse {
-            format!("emulate: {listen} is already in use (pick another with --listen)")
+            format!("{listen} is already in use (pick another with --listen)")
         } else {
-            format!("emulate: cannot listen on {listen}")
+            format!("cannot listen on {listen}")
         };
-        CliError::Io { context, source: e }
+        EmulateError::Io { context, source: e }
     })?;
     let addr = listener.local_addr().unwrap_or(listen);
     let url = format!("http://{addr}");
@@ -250,7 +285,10 @@ pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(),
     );
     run(emulator, listener, shutdown_signal())
         .await
-        .map_err(CliError::io("emulate: serving failed"))?;
+        .map_err(|source| EmulateError::Io {
+            context: "serving failed".into(),
+            source,
+        })?;
     eprintln!("canary-router emulate: stopped");
     Ok(())
 }

@@ -20,6 +20,17 @@ pub const ACCOUNT_ID: &str = "123456789012";
 /// The region the emulator pretends to be in.
 pub const REGION: &str = "us-east-1";
 
+/// Largest request (and container response) payload: SageMaker's 6 MB InvokeEndpoint limit.
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+/// Request header naming the variant to invoke.
+pub const TARGET_VARIANT: &str = "X-Amzn-SageMaker-Target-Variant";
+/// Request and response header with opaque attributes for the model.
+pub const CUSTOM_ATTRIBUTES: &str = "X-Amzn-SageMaker-Custom-Attributes";
+/// Request header with the caller's inference ID (for data capture).
+pub const INFERENCE_ID: &str = "X-Amzn-SageMaker-Inference-Id";
+/// Response header naming the variant that answered.
+pub const INVOKED_VARIANT: &str = "x-Amzn-Invoked-Production-Variant";
+
 /// An error code SageMaker Runtime answers InvokeEndpoint with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {

@@ -1,10 +1,7 @@
 //! CloudWatch Embedded Metric Format: the `_aws` block of a decision record and the top-level
-//! numbers it names. Dimensions are the record's own `experiment` and `arm` fields, and every
-//! metric is derived from the record itself, so the two can never disagree.
+//! numbers it names. Dimensions are the record's own `experiment` and `arm` fields.
 
 use serde::Serialize;
-
-use super::Record;
 
 /// The EMF block and the top-level numeric members it points at.
 #[derive(Debug, Clone, Serialize)]
@@ -60,7 +57,7 @@ const fn metric(name: &'static str, unit: &'static str) -> EmfMetric {
     EmfMetric { name, unit }
 }
 
-const WITH_MODEL_LATENCY: &[EmfMetric] = &[
+pub(crate) const WITH_MODEL_LATENCY: &[EmfMetric] = &[
     metric("invocations", "Count"),
     metric("errors", "Count"),
     metric("fallbacks", "Count"),
@@ -68,35 +65,6 @@ const WITH_MODEL_LATENCY: &[EmfMetric] = &[
     metric("model_latency_ms", "Milliseconds"),
 ];
 /// Without `model_latency_ms`: EMF must not name a member the record does not carry.
-const WITHOUT_MODEL_LATENCY: &[EmfMetric] = WITH_MODEL_LATENCY.split_at(4).0;
-const BY_ARM: &[&[&str]] = &[&["experiment", "arm"]];
-const BY_EXPERIMENT: &[&[&str]] = &[&["experiment"]];
-
-impl<'a> Metrics<'a> {
-    /// The metrics of a decision record: per `experiment` and `arm` (just `experiment` when no
-    /// arm was assigned, since EMF needs every dimension to be present).
-    pub fn for_decision(namespace: &'a str, timestamp_ms: u64, record: &Record<'_>) -> Self {
-        let fallback = matches!((record.arm, record.served_arm), (Some(a), Some(s)) if a != s);
-        Metrics {
-            aws: Emf {
-                timestamp: timestamp_ms,
-                cloudwatch_metrics: [EmfDirective {
-                    namespace,
-                    dimensions: if record.arm.is_some() {
-                        BY_ARM
-                    } else {
-                        BY_EXPERIMENT
-                    },
-                    metrics: if record.model_latency_ms.is_some() {
-                        WITH_MODEL_LATENCY
-                    } else {
-                        WITHOUT_MODEL_LATENCY
-                    },
-                }],
-            },
-            invocations: 1,
-            errors: u32::from(record.status >= 500),
-            fallbacks: u32::from(fallback),
-        }
-    }
-}
+pub(crate) const WITHOUT_MODEL_LATENCY: &[EmfMetric] = WITH_MODEL_LATENCY.split_at(4).0;
+pub(crate) const BY_ARM: &[&[&str]] = &[&["experiment", "arm"]];
+pub(crate) const BY_EXPERIMENT: &[&[&str]] = &[&["experiment"]];

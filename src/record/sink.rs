@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::Record;
+use super::schema::Record;
 
 /// Where records go.
 pub trait RecordSink: Send + Sync + 'static {

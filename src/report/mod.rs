@@ -20,7 +20,6 @@ use std::path::PathBuf;
 
 pub use dedup::id128;
 
-use crate::app::CliError;
 pub use input::Input;
 pub use model::*;
 pub use output_html::{PALETTE, render_html};
@@ -48,12 +47,16 @@ pub enum ReportError {
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
+    /// `--fail-on-srm`, and a sample-ratio check flagged a phase.
+    #[error("--fail-on-srm: a sample-ratio check flagged a phase")]
+    SrmFlagged,
 }
 
 impl ReportError {
     /// The contract's exit status: 2 for bad usage, 3 for I/O and runtime errors.
     pub fn exit_code(&self) -> u8 {
         match self {
+            ReportError::SrmFlagged => 1,
             ReportError::Usage(_) => 2,
             ReportError::Io { .. } | ReportError::Write { .. } | ReportError::Internal(_) => 3,
         }
@@ -203,11 +206,13 @@ pub fn render(report: &Report, format: Format) -> String {
 
 /// Runs `canary-router report`: the report on stdout (or `--out`), notes for people on stderr;
 /// `--fail-on-srm` turns a flagged sample-ratio check into a failed check (exit 1).
-pub fn cli_main(args: ReportArgs) -> Result<(), CliError> {
+pub fn cli_main(args: ReportArgs) -> Result<(), ReportError> {
     let options = args.options();
     let inputs: Vec<Input> = args.files.iter().cloned().map(Input::from_arg).collect();
     if inputs.iter().filter(|i| matches!(i, Input::Stdin)).count() > 1 {
-        return Err(ReportError::Usage("`-` (stdin) can be given only once".into()).into());
+        return Err(ReportError::Usage(
+            "`-` (stdin) can be given only once".into(),
+        ));
     }
     let report = analyse(inputs, &options)?;
     let text = render(&report, args.format);
@@ -239,9 +244,7 @@ pub fn cli_main(args: ReportArgs) -> Result<(), CliError> {
     if report.srm_flagged {
         eprintln!("report: WARNING: a sample-ratio check flagged a phase; results may be biased");
         if args.fail_on_srm {
-            return Err(CliError::CheckFailed(
-                "--fail-on-srm: a sample-ratio check flagged a phase".into(),
-            ));
+            return Err(ReportError::SrmFlagged);
         }
     }
     Ok(())

@@ -4,9 +4,10 @@
 use bytes::Bytes;
 use http::{HeaderValue, Method, header};
 
+use super::request::{MAX_BODY_BYTES, Response};
 use super::respond::Failure;
+use super::route::Route;
 use super::ticket::{Reached, Ticket};
-use super::{MAX_BODY_BYTES, Response, Route};
 use crate::error::ErrorKind;
 use crate::record::RecordSink;
 

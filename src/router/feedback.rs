@@ -10,9 +10,11 @@ use serde_json::json;
 use super::admit::{admit, refuse};
 use super::assignment;
 use super::identify::{self, Anonymous};
+use super::parts::Parts;
+use super::request::{Request, Response};
 use super::respond::{Failure, header_str, json_response};
+use super::route::Route;
 use super::ticket::{Reached, Ticket};
-use super::{Request, Response, Route, Router};
 use crate::config::{Config, names::is_token};
 use crate::error::ErrorKind;
 use crate::record::{Kind, OutcomeFields, RecordSink};
@@ -30,41 +32,44 @@ struct FeedbackBody {
     prediction_id: Option<String>,
 }
 
-impl<I: Invoker, S: RecordSink> Router<I, S> {
-    pub(super) fn feedback(&self, cfg: &Config, req: Request, started: Instant) -> Response {
-        let Request {
-            method,
-            headers,
-            body,
-            request_id,
-            ..
-        } = req;
-        let ticket = Ticket::open(&self.sink, cfg, Kind::Outcome, started, request_id);
-        if let Err(f) = admit(Route::Feedback, &method, &body) {
-            return refuse(ticket, f);
+pub(super) fn feedback<I: Invoker, S: RecordSink>(
+    parts: &Parts<I, S>,
+    cfg: &Config,
+    req: Request,
+    started: Instant,
+) -> Response {
+    let Request {
+        method,
+        headers,
+        body,
+        request_id,
+        ..
+    } = req;
+    let ticket = Ticket::open(&parts.sink, cfg, Kind::Outcome, started, request_id);
+    if let Err(f) = admit(Route::Feedback, &method, &body) {
+        return refuse(ticket, f);
+    }
+    let now = SystemTime::now();
+    let identity = match identify::identify(cfg, &parts.keys, &headers, Anonymous::Refuse, now) {
+        Ok(Some(identity)) => identity,
+        Ok(None) => {
+            return ticket.fail(
+                Reached::Admission,
+                identify::no_unit(cfg, &Anonymous::Refuse),
+            );
         }
-        let now = SystemTime::now();
-        let identity = match identify::identify(cfg, &self.keys, &headers, Anonymous::Refuse, now) {
-            Ok(Some(identity)) => identity,
-            Ok(None) => {
-                return ticket.fail(
-                    Reached::Admission,
-                    identify::no_unit(cfg, &Anonymous::Refuse),
-                );
-            }
-            Err(f) => return ticket.fail(Reached::Admission, f),
-        };
-        let assigned = assignment::assign(cfg, &headers, identity);
-        let reached = Reached::Assignment(&assigned);
-        match parse_feedback(&headers, &body) {
-            Ok(outcome) => {
-                let arm = cfg.arm(assigned.arm()).map_or("", |a| a.name());
-                let answer = json!({"request_id": ticket.request_id(), "arm": arm});
-                let resp = json_response(StatusCode::ACCEPTED, &answer);
-                ticket.answer(reached, resp, Some(&outcome))
-            }
-            Err(f) => ticket.fail(reached, f),
+        Err(f) => return ticket.fail(Reached::Admission, f),
+    };
+    let assigned = assignment::assign(cfg, &headers, identity);
+    let reached = Reached::Assignment(&assigned);
+    match parse_feedback(&headers, &body) {
+        Ok(outcome) => {
+            let arm = cfg.arm(assigned.arm()).map_or("", |a| a.name());
+            let answer = json!({"request_id": ticket.request_id(), "arm": arm});
+            let resp = json_response(StatusCode::ACCEPTED, &answer);
+            ticket.answer(reached, resp, Some(&outcome))
         }
+        Err(f) => ticket.fail(reached, f),
     }
 }
 

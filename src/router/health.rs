@@ -3,7 +3,7 @@
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::Response;
+use super::request::Response;
 use super::respond::json_response;
 use crate::config::Config;
 

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderValue, header};
 
-use super::Minter;
+use super::parts::Minter;
 use super::respond::Failure;
 use crate::config::Config;
 use crate::error::ErrorKind;

@@ -11,7 +11,9 @@ mod feedback;
 mod health;
 mod identify;
 mod invoke;
+mod parts;
 mod predict;
+mod request;
 mod respond;
 mod route;
 mod ticket;
@@ -19,9 +21,10 @@ mod ticket;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode};
+use http::{Method, StatusCode};
 
+pub use parts::Minter;
+pub use request::{MAX_BODY_BYTES, Request, Response};
 pub use respond::{new_request_id, rfc3339};
 pub use route::{Route, route};
 
@@ -31,42 +34,15 @@ use crate::error::ErrorKind;
 use crate::identity::{self, CookieKeys};
 use crate::record::{Kind, RecordSink};
 use crate::sagemaker::Invoker;
+use parts::Parts;
 use respond::{Failure, empty, method_not_allowed};
 use ticket::{Reached, Ticket};
-
-/// Largest request body accepted: Lambda's synchronous payload limit.
-pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
-
-/// A request as both front doors hand it over.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// The HTTP method.
-    pub method: Method,
-    /// The path, possibly with an API Gateway stage prefix (`/prod/predict`).
-    pub path: String,
-    /// The request headers.
-    pub headers: HeaderMap,
-    /// Already decoded from base64 where the event carried it so. Front doors that stream
-    /// pass at most `MAX_BODY_BYTES + 1` bytes, enough to know it is too large.
-    pub body: Bytes,
-    /// Unique per request: API Gateway's or Lambda's where there is one.
-    pub request_id: String,
-}
-
-/// The response both front doors send back.
-pub type Response = http::Response<Bytes>;
-
-/// Makes new unit IDs for anonymous users: random in production, seeded in the demo.
-pub type Minter = Box<dyn Fn() -> String + Send + Sync>;
 
 /// The router: configuration (swappable on reload), cookie keys, the endpoint invoker and the
 /// record sink, all built once at start-up.
 pub struct Router<I, S> {
     config: RwLock<Arc<Config>>,
-    keys: CookieKeys,
-    invoker: I,
-    sink: S,
-    minter: Minter,
+    parts: Parts<I, S>,
 }
 
 impl<I: Invoker, S: RecordSink> Router<I, S> {
@@ -74,16 +50,18 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
     pub fn new(config: Config, keys: CookieKeys, invoker: I, sink: S) -> Self {
         Router {
             config: RwLock::new(Arc::new(config)),
-            keys,
-            invoker,
-            sink,
-            minter: Box::new(identity::mint_id),
+            parts: Parts {
+                keys,
+                invoker,
+                sink,
+                minter: Box::new(identity::mint_id),
+            },
         }
     }
 
     /// Replaces the random ID minter (the demo's seeded users need reproducible IDs).
     pub fn with_minter(mut self, minter: Minter) -> Self {
-        self.minter = minter;
+        self.parts.minter = minter;
         self
     }
 
@@ -109,7 +87,7 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
 
     /// The record sink, for front doors that share it.
     pub fn sink(&self) -> &S {
-        &self.sink
+        &self.parts.sink
     }
 
     /// Handles one request; never panics on input, always answers.
@@ -128,8 +106,8 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             match route {
                 Route::Health if req.method == Method::GET => health::health(&cfg),
                 Route::Health => method_not_allowed(&req.request_id, "GET"),
-                Route::Predict => self.predict(&cfg, req, started).await,
-                Route::Feedback => self.feedback(&cfg, req, started),
+                Route::Predict => predict::predict(&self.parts, &cfg, req, started).await,
+                Route::Feedback => feedback::feedback(&self.parts, &cfg, req, started),
                 Route::Unknown => self.not_found(&cfg, req, started),
             }
         };
@@ -141,7 +119,13 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
     /// misconfigured client shows in the records.
     fn not_found(&self, cfg: &Config, req: Request, started: Instant) -> Response {
         let path = req.path.split('?').next().unwrap_or("").to_owned();
-        let ticket = Ticket::open(&self.sink, cfg, Kind::Decision, started, req.request_id);
+        let ticket = Ticket::open(
+            &self.parts.sink,
+            cfg,
+            Kind::Decision,
+            started,
+            req.request_id,
+        );
         let failure = Failure::new(
             ErrorKind::NotFound,
             format!("no route {path}: use POST /predict, POST /feedback or GET /health"),

@@ -10,64 +10,69 @@ use super::admit::{admit, refuse};
 use super::assignment::{self, Assigned};
 use super::identify::{self, Anonymous};
 use super::invoke::{self, Call, Invoked};
+use super::parts::Parts;
+use super::request::{Request, Response};
 use super::respond::{Failure, header_str, rfc3339, set};
+use super::route::Route;
 use super::ticket::{Reached, Ticket};
-use super::{Request, Response, Route, Router};
 use crate::config::Config;
 use crate::error::ErrorKind;
 use crate::record::{Kind, RecordSink};
 use crate::sagemaker::{Invoker, ModelAnswer};
 use crate::transform;
 
-impl<I: Invoker, S: RecordSink> Router<I, S> {
-    pub(super) async fn predict(&self, cfg: &Config, req: Request, started: Instant) -> Response {
-        let Request {
-            method,
-            headers,
-            body,
-            request_id,
-            ..
-        } = req;
-        let ticket = Ticket::open(&self.sink, cfg, Kind::Decision, started, request_id);
-        if let Err(f) = admit(Route::Predict, &method, &body) {
-            return refuse(ticket, f);
+pub(super) async fn predict<I: Invoker, S: RecordSink>(
+    parts: &Parts<I, S>,
+    cfg: &Config,
+    req: Request,
+    started: Instant,
+) -> Response {
+    let Request {
+        method,
+        headers,
+        body,
+        request_id,
+        ..
+    } = req;
+    let ticket = Ticket::open(&parts.sink, cfg, Kind::Decision, started, request_id);
+    if let Err(f) = admit(Route::Predict, &method, &body) {
+        return refuse(ticket, f);
+    }
+    let now = SystemTime::now();
+    let anonymous = Anonymous::Mint(&parts.minter);
+    let identity = match identify::identify(cfg, &parts.keys, &headers, anonymous, now) {
+        Ok(Some(identity)) => identity,
+        Ok(None) => {
+            let failure = identify::no_unit(cfg, &Anonymous::Mint(&parts.minter));
+            return ticket.fail(Reached::Admission, failure);
         }
-        let now = SystemTime::now();
-        let anonymous = Anonymous::Mint(&self.minter);
-        let identity = match identify::identify(cfg, &self.keys, &headers, anonymous, now) {
-            Ok(Some(identity)) => identity,
-            Ok(None) => {
-                let failure = identify::no_unit(cfg, &Anonymous::Mint(&self.minter));
-                return ticket.fail(Reached::Admission, failure);
-            }
-            Err(f) => return ticket.fail(Reached::Admission, f),
-        };
-        let assigned = assignment::assign(cfg, &headers, identity);
-        let content_type = header_str(&headers, header::CONTENT_TYPE).unwrap_or("application/json");
-        if let Err(f) = check_content_type(cfg, content_type) {
-            return ticket.fail(Reached::Assignment(&assigned), f);
-        }
-        let ts = rfc3339(now);
-        let call = Call {
-            body: &body,
-            content_type,
-            accept: header_str(&headers, header::ACCEPT).filter(|a| !a.contains("*/*")),
-            country: cfg
-                .overrides()
-                .country()
-                .and_then(|c| header_str(&headers, c.header())),
-            ts: &ts,
-            request_id: ticket.request_id(),
-        };
-        match invoke::invoke(&self.invoker, cfg, assigned.arm(), &call).await {
-            Ok((invoked, answer)) => respond(ticket, cfg, &assigned, &invoked, answer),
-            Err(stopped) => {
-                let reached = match &stopped.invoked {
-                    Some(invoked) => Reached::Invocation(&assigned, invoked),
-                    None => Reached::Assignment(&assigned),
-                };
-                ticket.fail(reached, stopped.failure)
-            }
+        Err(f) => return ticket.fail(Reached::Admission, f),
+    };
+    let assigned = assignment::assign(cfg, &headers, identity);
+    let content_type = header_str(&headers, header::CONTENT_TYPE).unwrap_or("application/json");
+    if let Err(f) = check_content_type(cfg, content_type) {
+        return ticket.fail(Reached::Assignment(&assigned), f);
+    }
+    let ts = rfc3339(now);
+    let call = Call {
+        body: &body,
+        content_type,
+        accept: header_str(&headers, header::ACCEPT).filter(|a| !a.contains("*/*")),
+        country: cfg
+            .overrides()
+            .country()
+            .and_then(|c| header_str(&headers, c.header())),
+        ts: &ts,
+        request_id: ticket.request_id(),
+    };
+    match invoke::invoke(&parts.invoker, cfg, assigned.arm(), &call).await {
+        Ok((invoked, answer)) => respond(ticket, cfg, &assigned, &invoked, answer),
+        Err(stopped) => {
+            let reached = match &stopped.invoked {
+                Some(invoked) => Reached::Invocation(&assigned, invoked),
+                None => Reached::Assignment(&assigned),
+            };
+            ticket.fail(reached, stopped.failure)
         }
     }
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::{MAX_BODY_BYTES, Response};
+use super::request::{MAX_BODY_BYTES, Response};
 use crate::error::ErrorKind;
 use crate::sagemaker::InvokeError;
 

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderValue, StatusCode, header};
 
-use super::Response;
 use super::assignment::Assigned;
 use super::invoke::Invoked;
+use super::request::Response;
 use super::respond::{Failure, millis, rfc3339, set};
 use crate::config::Config;
 use crate::error::ErrorKind;
 use crate::identity::IdSource;
-use crate::record::{Kind, Metrics, OutcomeFields, Record, RecordSink};
+use crate::record::{Kind, OutcomeFields, Record, RecordSink};
 
 /// How far a request got, which is what its record and headers can say.
 #[derive(Clone, Copy)]
@@ -171,11 +171,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
                 .unwrap_or(Duration::ZERO)
                 .as_millis();
             let ts_ms = u64::try_from(ts_ms).unwrap_or(u64::MAX);
-            record.metrics = Some(Metrics::for_decision(
-                cfg.metrics_namespace(),
-                ts_ms,
-                &record,
-            ));
+            record.metrics = Some(record.decision_metrics(cfg.metrics_namespace(), ts_ms));
         }
         self.sink.write(&record);
     }

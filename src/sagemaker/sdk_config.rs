@@ -5,13 +5,20 @@ use aws_config::BehaviorVersion;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_sdk_sagemakerruntime::config::{Credentials, Region};
 
-use super::CliError;
 use crate::config::Env;
+
+/// The SDK config cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdkConfigError {
+    /// No region in the environment or the profile.
+    #[error("no AWS region: set AWS_REGION (SageMaker endpoints are regional)")]
+    NoRegion,
+}
 
 /// Loads the AWS SDK config once. Pointed at a loopback emulator with no credentials or region
 /// in the environment, it uses static local ones: the default chain would otherwise probe the
 /// instance-metadata address, which leaves the machine and costs seconds.
-pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, CliError> {
+pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, SdkConfigError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         // Stalled-stream protection polls every body; model answers are small and bounded by
         // the operation timeout already.
@@ -31,7 +38,7 @@ pub async fn sdk_config(env: &dyn Env) -> Result<aws_config::SdkConfig, CliError
     }
     let sdk = loader.load().await;
     if sdk.region().is_none() {
-        return Err(CliError::NoRegion);
+        return Err(SdkConfigError::NoRegion);
     }
     Ok(sdk)
 }
