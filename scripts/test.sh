@@ -22,6 +22,9 @@ step "Report statistics goldens match scipy, statsmodels and gbstats"
 step "Assignment vectors match their independent generator (Python hashlib)"
 python3 tests/vectors/gen_assignment.py --check
 
+step "Module graph: no import cycles, no source file over 600 lines of non-test code"
+python3 tests/check_module_graph.py
+
 step "Rust unit, integration and benchmark-smoke tests"
 cargo test --all-targets --locked
 

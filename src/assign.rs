@@ -263,9 +263,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn same_unit_same_bucket(salt in ".{0,20}", id in ".{1,64}") {
-            prop_assert_eq!(bucket(&salt, &id), bucket(&salt, &id));
-            prop_assert!(bucket(&salt, &id) < BUCKETS);
+        fn bucket_is_the_digest_prefix_mod_10000(salt in ".{0,20}", id in ".{1,64}") {
+            // The record's `unit` and the bucket come from one digest: the bucket must be what
+            // an analyst recomputes from the recorded hex, whatever the input.
+            let unit = UnitHash::new(&salt, &id);
+            let prefix = u64::from_str_radix(&unit.to_hex()[..16], 16).unwrap();
+            prop_assert_eq!(u64::from(bucket(&salt, &id)), prefix % u64::from(BUCKETS));
+            let a = assign(&salt, &id, &Split::from_weights(&[5000, 5000]), OverrideHits::default());
+            prop_assert_eq!((a.bucket, a.unit, a.assigned_by), (unit.bucket(), unit, AssignedBy::Bucket));
         }
 
         #[test]

@@ -88,3 +88,37 @@ pub async fn run<I: Invoker, S: RecordSink>(
     let router = &router;
     lambda_http::run(service_fn(move |req| handle_event(router, req))).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(content_type: &str, body: &[u8]) -> Body {
+        let mut resp = http::Response::new(Bytes::copy_from_slice(body));
+        resp.headers_mut()
+            .insert(http::header::CONTENT_TYPE, content_type.parse().unwrap());
+        to_response(resp).into_body()
+    }
+
+    #[test]
+    fn text_only_when_textual_and_utf8_so_bytes_pass_unchanged() {
+        assert!(matches!(response("application/json", b"{}"), Body::Text(t) if t == "{}"));
+        assert!(matches!(
+            response("Application/JSON; charset=utf-8", b"[]"),
+            Body::Text(_)
+        ));
+        assert!(matches!(response("text/csv", b"a,b"), Body::Text(_)));
+        // lambda_http's own conversion would decode this as text and replace the invalid byte
+        // with U+FFFD; the endpoint's bytes must come back unchanged.
+        match response("text/csv", b"caf\xe9") {
+            Body::Binary(b) => assert_eq!(b, b"caf\xe9"),
+            other => panic!("{other:?}"),
+        }
+        match response("image/png", b"\x89PNG") {
+            Body::Binary(b) => assert_eq!(b, b"\x89PNG"),
+            other => panic!("{other:?}"),
+        }
+        let empty = to_response(http::Response::new(Bytes::new())).into_body();
+        assert!(matches!(empty, Body::Empty));
+    }
+}
