@@ -50,13 +50,13 @@ fn request(user: &str) -> Request {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     headers.insert("x-user-id", HeaderValue::from_str(user).expect("ascii"));
-    Request {
-        method: Method::POST,
-        path: "/predict".into(),
+    Request::new(
+        Method::POST,
+        "/predict",
         headers,
-        body: Bytes::from_static(br#"{"features": [5.1, 3.5, 1.4, 0.2]}"#),
-        request_id: "bench-request".into(),
-    }
+        Bytes::from_static(br#"{"features": [5.1, 3.5, 1.4, 0.2]}"#),
+        "bench-request",
+    )
 }
 
 fn start_emulator(rt: &tokio::runtime::Runtime) -> std::net::SocketAddr {

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use canary_router::app::{self, CliError, MissingKey, SageMaker, SdkRouter};
 use canary_router::config::{self, ConfigError, ProcessEnv, Source};
 use canary_router::emulator::{self, Emulator};
+use canary_router::front::server::Limits;
 use canary_router::front::{lambda, serve, watch};
 
 #[derive(Parser)]
@@ -25,6 +26,31 @@ struct Cli {
     command: Command,
 }
 
+/// `serve`'s connection limits.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct ServeLimits {
+    /// Time a client has to send a request's headers (and then its body), in ms.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_ms: u64,
+    /// How long a keep-alive connection may stay open with no request, in ms.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+    /// Open connections; past it a new connection gets a 503 and is closed.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+}
+
+impl ServeLimits {
+    fn limits(self) -> Limits {
+        Limits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            ..Limits::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the router as a local HTTP server against the SageMaker Runtime the SDK points at.
@@ -35,6 +61,8 @@ enum Command {
         /// Router config file (reloaded when it changes); else CANARY_CONFIG or CANARY_CONFIG_FILE.
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Run a local SageMaker Runtime API emulator (for development and tests).
     Emulate {
@@ -88,7 +116,11 @@ fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
     runtime.block_on(async {
         match command {
             None => run_lambda().await,
-            Some(Command::Serve { listen, config }) => run_serve(listen, config).await,
+            Some(Command::Serve {
+                listen,
+                config,
+                limits,
+            }) => run_serve(listen, config, limits.limits()).await,
             Some(Command::Emulate { listen, models }) => {
                 Ok(emulator::cli_main(listen, models).await?)
             }
@@ -108,10 +140,14 @@ async fn run_lambda() -> Result<(), CliError> {
         .map_err(|e| CliError::Runtime(format!("the Lambda runtime stopped: {e}")))
 }
 
-async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(), CliError> {
+async fn run_serve(
+    listen: SocketAddr,
+    config_path: Option<PathBuf>,
+    limits: Limits,
+) -> Result<(), CliError> {
     let env = ProcessEnv;
     let Some(text) = app::config_text(&env, config_path.as_deref())? else {
-        return serve_bundled_demo(listen).await;
+        return serve_bundled_demo(listen, limits).await;
     };
     let router =
         app::build_router(&env, &text.text, MissingKey::Ephemeral, SageMaker::FromEnv).await?;
@@ -123,12 +159,12 @@ async fn run_serve(listen: SocketAddr, config_path: Option<PathBuf>) -> Result<(
             Duration::from_millis(500),
         ));
     }
-    serve_router(router, listen).await
+    serve_router(router, listen, limits).await
 }
 
 /// `serve` with no config at all: the bundled demo config against an embedded emulator with
 /// the demo models, so a fresh machine with no AWS account has something to call.
-async fn serve_bundled_demo(listen: SocketAddr) -> Result<(), CliError> {
+async fn serve_bundled_demo(listen: SocketAddr, limits: Limits) -> Result<(), CliError> {
     eprintln!(
         "notice: no config given (--config, CANARY_CONFIG, CANARY_CONFIG_FILE): serving the bundled demo config against an embedded SageMaker emulator"
     );
@@ -154,7 +190,7 @@ async fn serve_bundled_demo(listen: SocketAddr) -> Result<(), CliError> {
     )
     .await?;
     eprintln!("embedded SageMaker emulator on {emu_url}");
-    serve_router(Arc::new(router), listen).await
+    serve_router(Arc::new(router), listen, limits).await
 }
 
 /// An empty environment: the bundled demo must not pick up a production cookie key.
@@ -178,14 +214,18 @@ async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
         .map_err(CliError::io(format!("cannot listen on {listen}")))
 }
 
-async fn serve_router(router: Arc<SdkRouter>, listen: SocketAddr) -> Result<(), CliError> {
+async fn serve_router(
+    router: Arc<SdkRouter>,
+    listen: SocketAddr,
+    limits: Limits,
+) -> Result<(), CliError> {
     let listener = bind(listen).await?;
     let local = listener.local_addr().unwrap_or(listen);
     eprintln!("canary-router serving on http://{local}");
     eprintln!(
         "try: curl -s -i -H 'X-User-Id: alice' -H 'Content-Type: application/json' -d '{{\"features\": [5.1, 3.5, 1.4, 0.2]}}' http://{local}/predict"
     );
-    serve::run(router, listener, shutdown_signal())
+    serve::run(router, listener, shutdown_signal(), limits)
         .await
         .map_err(CliError::io(format!("serving on {local} failed")))
 }

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use canary_router::front::lambda;
 use canary_router::identity;
 use lambda_http::request::LambdaRequest;
-use lambda_http::{Adapter, Context, LambdaEvent, Service, service_fn};
+use lambda_http::{Context, LambdaEvent, Service};
 use serde_json::Value;
 
 use common::*;
@@ -44,8 +44,7 @@ async fn invoke(name: &str) -> (Value, Vec<Value>, common::FakeSageMaker) {
     let payload: LambdaRequest = serde_json::from_str(&load_event(name)).unwrap();
     let mut ctx = Context::default();
     ctx.request_id = "lambda-req-1".into();
-    let router = &router;
-    let mut svc = Adapter::from(service_fn(move |req| lambda::handle_event(router, req)));
+    let mut svc = lambda::service(&router);
     let resp = svc.call(LambdaEvent::new(payload, ctx)).await.unwrap();
     (serde_json::to_value(&resp).unwrap(), sink.records(), fake)
 }

@@ -45,13 +45,13 @@ fn req(method: Method, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Req
             HeaderValue::from_str(v).unwrap(),
         );
     }
-    Request {
+    Request::new(
         method,
-        path: path.to_owned(),
-        headers: h,
-        body: Bytes::copy_from_slice(body),
-        request_id: format!("req-{}", canary_router::router::new_request_id()),
-    }
+        path,
+        h,
+        Bytes::copy_from_slice(body),
+        format!("req-{}", canary_router::router::new_request_id()),
+    )
 }
 
 fn predict(user: &str) -> Request {

@@ -23,13 +23,13 @@ fn req(path: &str, user: Option<&str>, body: &[u8]) -> Request {
     if let Some(u) = user {
         h.insert("x-user-id", HeaderValue::from_str(u).unwrap());
     }
-    Request {
-        method: Method::POST,
-        path: path.to_owned(),
-        headers: h,
-        body: Bytes::copy_from_slice(body),
-        request_id: canary_router::router::new_request_id(),
-    }
+    Request::new(
+        Method::POST,
+        path,
+        h,
+        Bytes::copy_from_slice(body),
+        canary_router::router::new_request_id(),
+    )
 }
 
 const USERS: usize = 120;

@@ -22,6 +22,7 @@ use tokio::sync::{Semaphore, oneshot};
 use crate::assign::hex;
 use crate::config::{Config, ConfigError};
 use crate::emulator::{self, Emulator};
+use crate::front::server::Limits;
 use crate::front::{serve, watch};
 use crate::identity::CookieKeys;
 use crate::record::FileSink;
@@ -203,9 +204,14 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
     let listener = bind().await?;
     let router_addr = local(&listener)?;
     let (stop_router, router_stopped) = oneshot::channel::<()>();
-    let router_task = tokio::spawn(serve::run(Arc::clone(&router), listener, async {
-        let _ = router_stopped.await;
-    }));
+    let router_task = tokio::spawn(serve::run(
+        Arc::clone(&router),
+        listener,
+        async {
+            let _ = router_stopped.await;
+        },
+        Limits::default(),
+    ));
     println!(
         "demo: emulator on {emu_url}, router on http://{router_addr}; {} users ({} by X-User-Id, {} by cookie), {} predictions each per phase, seed {}",
         args.users,

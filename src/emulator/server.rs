@@ -11,7 +11,10 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
+use std::sync::atomic::AtomicU64;
+
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 
 use super::engine::{Emulator, Invocation};
 use super::models::{ModelSpec, ModelsError, demo_models, load_models};
@@ -19,7 +22,8 @@ use super::wire::{
     CUSTOM_ATTRIBUTES, INFERENCE_ID, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, ServiceError,
     TARGET_VARIANT,
 };
-use crate::front::server;
+use crate::front::server::{self, Limits};
+use crate::router::Body;
 
 /// Why `emulate` stopped.
 #[derive(Debug, thiserror::Error)]
@@ -63,15 +67,37 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let limits = Limits {
+        // A hanging fault never finishes: stopping does not wait long for it.
+        drain_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
     server::run(
         "emulator",
         listener,
         shutdown,
+        limits,
+        TaskTracker::new(),
         move |req: http::Request<Incoming>| {
             let emulator = Arc::clone(&emulator);
             async move {
                 let (parts, body) = req.into_parts();
-                let body = server::read_body(body, MAX_PAYLOAD_BYTES).await;
+                let declared = server::declared_length(&parts.headers);
+                let received = AtomicU64::new(0);
+                let body = server::read_body(
+                    body,
+                    declared,
+                    MAX_PAYLOAD_BYTES,
+                    limits.header_timeout,
+                    &received,
+                )
+                .await;
+                let Body::Complete(body) = body else {
+                    let e = ServiceError::validation(
+                        "The request body ended before its declared length (Content-Length or the final chunk).",
+                    );
+                    return e.to_response(&emulator.new_request_id());
+                };
                 emulator
                     .handle(parts.method, parts.uri.path(), &parts.headers, body)
                     .await

@@ -2,14 +2,24 @@
 //! converted to the router's request and back.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use base64::Engine;
 use bytes::Bytes;
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt, service_fn};
+use http::HeaderValue;
+use lambda_http::request::{LambdaRequest, RequestContext};
+use lambda_http::{Adapter, Body, LambdaEvent, RequestExt, Service};
 
 use crate::record::RecordSink;
-use crate::router::{self, Router, new_request_id};
+use crate::router::{self, Client, Router, new_request_id};
 use crate::sagemaker::Invoker;
+
+/// Set on an event whose body claimed base64 and was not, so that the router answers it with
+/// a 400 and its record instead of lambda_http panicking on it. Any copy a client sends is
+/// removed first.
+const NOT_BASE64: &str = "x-canary-router-body-not-base64";
 
 /// Converts a lambda_http request (body already base64-decoded) into the router's request.
 /// The request ID is API Gateway's where there is one, else the Lambda invocation's.
@@ -27,13 +37,17 @@ pub fn to_request(req: lambda_http::Request) -> router::Request {
                 .filter(|id| !id.is_empty())
         })
         .unwrap_or_else(new_request_id);
-    let (parts, body) = req.into_parts();
-    let body = match body {
+    let (mut parts, body) = req.into_parts();
+    let bytes = match body {
         Body::Empty => Bytes::new(),
         Body::Text(s) => Bytes::from(s.into_bytes()),
         Body::Binary(b) => Bytes::from(b),
         // Body is non-exhaustive upstream: take whatever bytes it holds.
         other => Bytes::copy_from_slice(other.as_ref()),
+    };
+    let body = match parts.headers.remove(NOT_BASE64) {
+        Some(_) => router::Body::NotBase64,
+        None => router::Body::Complete(bytes),
     };
     router::Request {
         method: parts.method,
@@ -41,6 +55,8 @@ pub fn to_request(req: lambda_http::Request) -> router::Request {
         headers: parts.headers,
         body,
         request_id,
+        // The runtime holds the invocation open until the handler answers.
+        client: Client::waiting(),
     }
 }
 
@@ -81,12 +97,100 @@ pub async fn handle_event<I: Invoker, S: RecordSink>(
     Ok(to_response(router.handle(to_request(req)).await))
 }
 
+/// The whole Lambda service: raw API Gateway or ALB events in, gateway responses out. `run`
+/// serves exactly this, and the event tests call it.
+pub type LambdaService<'a, I, S> =
+    CheckBase64<Adapter<'a, lambda_http::Response<Body>, Handler<'a, I, S>>>;
+
+/// The Lambda service over `router`; see [`LambdaService`].
+pub fn service<I: Invoker, S: RecordSink>(router: &Router<I, S>) -> LambdaService<'_, I, S> {
+    CheckBase64(Adapter::from(Handler(router)))
+}
+
 /// Runs the router as the Lambda function until the runtime stops it.
 pub async fn run<I: Invoker, S: RecordSink>(
     router: Router<I, S>,
 ) -> Result<(), lambda_http::Error> {
-    let router = &router;
-    lambda_http::run(service_fn(move |req| handle_event(router, req))).await
+    lambda_runtime::run(service(&router)).await
+}
+
+/// One invocation's request through [`handle_event`].
+pub struct Handler<'a, I, S>(&'a Router<I, S>);
+
+impl<'a, I: Invoker, S: RecordSink> Service<lambda_http::Request> for Handler<'a, I, S> {
+    type Response = lambda_http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send + 'a>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: lambda_http::Request) -> Self::Future {
+        Box::pin(handle_event(self.0, req))
+    }
+}
+
+/// lambda_http (1.3.2) panics while converting an event whose `isBase64Encoded` body is not
+/// base64: no answer, no record. This checks the body first and, when it is not base64, clears
+/// it and marks the event, so that the router answers a 400 and writes the record.
+pub struct CheckBase64<S>(S);
+
+impl<S> Service<LambdaEvent<LambdaRequest>> for CheckBase64<S>
+where
+    S: Service<LambdaEvent<LambdaRequest>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut event: LambdaEvent<LambdaRequest>) -> Self::Future {
+        mark_bad_base64(&mut event.payload);
+        self.0.call(event)
+    }
+}
+
+fn mark_bad_base64(payload: &mut LambdaRequest) {
+    let (headers, mut multi, body, base64) = match payload {
+        LambdaRequest::ApiGatewayV1(e) => (
+            &mut e.headers,
+            Some(&mut e.multi_value_headers),
+            &mut e.body,
+            &mut e.is_base64_encoded,
+        ),
+        LambdaRequest::ApiGatewayV2(e) => {
+            (&mut e.headers, None, &mut e.body, &mut e.is_base64_encoded)
+        }
+        LambdaRequest::Alb(e) => (
+            &mut e.headers,
+            Some(&mut e.multi_value_headers),
+            &mut e.body,
+            &mut e.is_base64_encoded,
+        ),
+        _ => return,
+    };
+    headers.remove(NOT_BASE64);
+    if let Some(m) = multi.as_deref_mut() {
+        m.remove(NOT_BASE64);
+    }
+    let valid = !*base64
+        || body
+            .as_deref()
+            .is_none_or(|b| base64::engine::general_purpose::STANDARD.decode(b).is_ok());
+    if valid {
+        return;
+    }
+    *base64 = false;
+    *body = None;
+    let mark = HeaderValue::from_static("1");
+    headers.insert(NOT_BASE64, mark.clone());
+    if let Some(m) = multi {
+        m.insert(NOT_BASE64, mark);
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub struct Record<'a> {
     /// Outcome records only.
     #[serde(flatten)]
     pub outcome: Option<&'a OutcomeFields>,
+    /// The client went away before the answer; the record still carries the status the answer
+    /// would have had. Left out when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub client_closed: bool,
     /// Decision records only.
     #[serde(flatten)]
     pub metrics: Option<Metrics<'a>>,
@@ -136,6 +140,7 @@ mod tests {
             latency_ms: 1.5,
             model_latency_ms: Some(1.0),
             outcome: None,
+            client_closed: false,
             metrics: None,
         }
     }

@@ -43,12 +43,14 @@ pub(super) fn feedback<I: Invoker, S: RecordSink>(
         headers,
         body,
         request_id,
+        client,
         ..
     } = req;
-    let ticket = Ticket::open(&parts.sink, cfg, Kind::Outcome, started, request_id);
-    if let Err(f) = admit(Route::Feedback, &method, &body) {
-        return refuse(ticket, f);
-    }
+    let ticket = Ticket::open(&parts.sink, cfg, Kind::Outcome, started, request_id, client);
+    let body = match admit(Route::Feedback, &method, &headers, body) {
+        Ok(body) => body,
+        Err(f) => return refuse(ticket, f),
+    };
     let now = SystemTime::now();
     let identity = match identify::identify(cfg, &parts.keys, &headers, Anonymous::Refuse, now) {
         Ok(Some(identity)) => identity,

@@ -24,7 +24,7 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 
 pub use parts::Minter;
-pub use request::{MAX_BODY_BYTES, Request, Response};
+pub use request::{Body, Client, ClientGuard, MAX_BODY_BYTES, MAX_HEADER_BYTES, Request, Response};
 pub use respond::{new_request_id, rfc3339};
 pub use route::{Route, route};
 
@@ -125,6 +125,7 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             Kind::Decision,
             started,
             req.request_id,
+            req.client,
         );
         let failure = Failure::new(
             ErrorKind::NotFound,

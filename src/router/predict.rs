@@ -32,12 +32,21 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
         headers,
         body,
         request_id,
+        client,
         ..
     } = req;
-    let ticket = Ticket::open(&parts.sink, cfg, Kind::Decision, started, request_id);
-    if let Err(f) = admit(Route::Predict, &method, &body) {
-        return refuse(ticket, f);
-    }
+    let ticket = Ticket::open(
+        &parts.sink,
+        cfg,
+        Kind::Decision,
+        started,
+        request_id,
+        client,
+    );
+    let body = match admit(Route::Predict, &method, &headers, body) {
+        Ok(body) => body,
+        Err(f) => return refuse(ticket, f),
+    };
     let now = SystemTime::now();
     let anonymous = Anonymous::Mint(&parts.minter);
     let identity = match identify::identify(cfg, &parts.keys, &headers, anonymous, now) {

@@ -1,10 +1,16 @@
 //! The request and response both front doors hand over and take back.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 
 /// Largest request body accepted: Lambda's synchronous payload limit.
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+/// Largest header block (names and values) answered: an Application Load Balancer's limit, the
+/// largest of the front ends the router runs behind; API Gateway's are lower.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// A request as both front doors hand it over.
 #[derive(Debug, Clone)]
@@ -15,12 +21,117 @@ pub struct Request {
     pub path: String,
     /// The request headers.
     pub headers: HeaderMap,
-    /// Already decoded from base64 where the event carried it so. Front doors that stream
-    /// pass at most `MAX_BODY_BYTES + 1` bytes, enough to know it is too large.
-    pub body: Bytes,
+    /// The body as it arrived.
+    pub body: Body,
     /// Unique per request: API Gateway's or Lambda's where there is one.
     pub request_id: String,
+    /// Whether the client is still there to read the answer.
+    pub client: Client,
+}
+
+impl Request {
+    /// A complete request from a client that waits for its answer.
+    pub fn new(
+        method: Method,
+        path: impl Into<String>,
+        headers: HeaderMap,
+        body: Bytes,
+        request_id: impl Into<String>,
+    ) -> Self {
+        Request {
+            method,
+            path: path.into(),
+            headers,
+            body: Body::Complete(body),
+            request_id: request_id.into(),
+            client: Client::waiting(),
+        }
+    }
+}
+
+/// The body of a request, as far as the front door could read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Every byte the request declared; already decoded from base64 where the event carried it
+    /// so. Front doors that stream stop at `MAX_BODY_BYTES + 1` bytes, enough to know it is
+    /// too large.
+    Complete(Bytes),
+    /// The connection ended (or the read timed out) before the declared length or the final
+    /// chunk: what arrived must not reach a model.
+    Cut {
+        /// Bytes that did arrive.
+        received: usize,
+    },
+    /// The event said its body was base64 and it was not.
+    NotBase64,
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body::Complete(bytes)
+    }
+}
+
+/// Whether the client that sent a request has gone away. The front door that can tell (`serve`)
+/// holds the [`ClientGuard`]; the record says `client_closed` when the client left before the
+/// answer was ready.
+#[derive(Debug, Clone, Default)]
+pub struct Client(Option<Arc<AtomicBool>>);
+
+impl Client {
+    /// A client that always waits (Lambda: the runtime holds the invocation open).
+    pub fn waiting() -> Self {
+        Client(None)
+    }
+
+    /// A client whose departure the returned guard reports: dropping the guard before
+    /// [`ClientGuard::answered`] marks the client gone.
+    pub fn watched() -> (Client, ClientGuard) {
+        let gone = Arc::new(AtomicBool::new(false));
+        (Client(Some(Arc::clone(&gone))), ClientGuard(Some(gone)))
+    }
+
+    /// Whether the client left before the answer was ready.
+    pub fn is_gone(&self) -> bool {
+        self.0.as_ref().is_some_and(|g| g.load(Ordering::Acquire))
+    }
+}
+
+/// Held by the front door while the client waits; see [`Client::watched`].
+#[derive(Debug)]
+pub struct ClientGuard(Option<Arc<AtomicBool>>);
+
+impl ClientGuard {
+    /// The answer is ready for the client: it did not leave before it.
+    pub fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        if let Some(gone) = self.0.take() {
+            gone.store(true, Ordering::Release);
+        }
+    }
 }
 
 /// The response both front doors send back.
 pub type Response = http::Response<Bytes>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guard_dropped_before_the_answer_marks_the_client_gone() {
+        let (client, guard) = Client::watched();
+        assert!(!client.is_gone());
+        drop(guard);
+        assert!(client.is_gone());
+        let (client, guard) = Client::watched();
+        guard.answered();
+        assert!(!client.is_gone());
+        assert!(!Client::waiting().is_gone());
+    }
+}

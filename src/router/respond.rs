@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::request::{MAX_BODY_BYTES, Response};
+use super::request::{MAX_BODY_BYTES, MAX_HEADER_BYTES, Response};
 use crate::error::ErrorKind;
 use crate::sagemaker::InvokeError;
 
@@ -15,6 +15,8 @@ use crate::sagemaker::InvokeError;
 pub(crate) struct Failure {
     pub kind: ErrorKind,
     pub message: String,
+    /// The kind's status, except where the contract names another (431 for `bad_request`).
+    pub status: StatusCode,
 }
 
 impl Failure {
@@ -22,6 +24,20 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            status: kind.status(),
+        }
+    }
+
+    /// `431`, kind `bad_request`: the headers are larger than any front end passes on.
+    pub(crate) fn headers_too_large(bytes: usize) -> Self {
+        Failure {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ..Failure::new(
+                ErrorKind::BadRequest,
+                format!(
+                    "the request's headers are {bytes} bytes; the limit is {MAX_HEADER_BYTES} (send fewer or smaller cookies)"
+                ),
+            )
         }
     }
 
@@ -35,7 +51,7 @@ impl Failure {
     /// The contract's error answer: `{"error", "message", "request_id"}` with the kind's status.
     pub(crate) fn response(&self, request_id: &str) -> Response {
         json_response(
-            self.kind.status(),
+            self.status,
             &json!({
                 "error": self.kind.as_str(),
                 "message": self.message,

@@ -10,7 +10,7 @@ use http::{HeaderValue, StatusCode, header};
 
 use super::assignment::Assigned;
 use super::invoke::Invoked;
-use super::request::Response;
+use super::request::{Client, Response};
 use super::respond::{Failure, millis, rfc3339, set};
 use crate::config::Config;
 use crate::error::ErrorKind;
@@ -51,6 +51,7 @@ pub(crate) struct Ticket<'a, S: RecordSink> {
     kind: Kind,
     started: Instant,
     request_id: String,
+    client: Client,
     /// Set once the record is written; read only by `Drop`.
     written: bool,
 }
@@ -63,6 +64,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
         kind: Kind,
         started: Instant,
         request_id: String,
+        client: Client,
     ) -> Self {
         Ticket {
             sink,
@@ -70,6 +72,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
             kind,
             started,
             request_id,
+            client,
             written: false,
         }
     }
@@ -163,6 +166,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
             latency_ms: millis(self.started.elapsed()),
             model_latency_ms: invoked.map(|i| millis(i.model_time())),
             outcome,
+            client_closed: self.client.is_gone(),
             metrics: None,
         };
         if self.kind == Kind::Decision {
