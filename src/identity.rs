@@ -180,9 +180,10 @@ pub fn from_cookies<'a>(
                     Err(ahead) => ahead.duration() <= MAX_CLOCK_SKEW,
                 };
                 if fresh {
-                    let near_expiry = age
-                        .map(|a| a + settings.renew_before >= settings.max_age)
-                        .unwrap_or(false);
+                    let near_expiry = age.is_ok_and(|a| {
+                        a.checked_add(settings.renew_before)
+                            .is_none_or(|left| left >= settings.max_age)
+                    });
                     return CookieCheck::Valid {
                         id,
                         renew: near_expiry || by_previous,
@@ -240,7 +241,9 @@ fn parse_value(value: &str) -> Option<(String, SystemTime)> {
         return None;
     }
     let secs: u64 = issued.parse().ok()?;
-    Some((id.to_owned(), UNIX_EPOCH + Duration::from_secs(secs)))
+    // A signed value is still input: an issue time past what the clock can hold is no time.
+    let issued = UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
+    Some((id.to_owned(), issued))
 }
 
 #[cfg(test)]
@@ -451,5 +454,23 @@ pub(crate) mod tests {
             })
         ));
         assert!(!format!("{:?}", keys()).contains("1, 1"));
+    }
+
+    #[test]
+    fn a_signed_cookie_with_an_impossible_issue_time_is_absent_not_a_panic() {
+        let now = SystemTime::now();
+        for issued in [u64::MAX, u64::MAX / 2, 1 << 60] {
+            let mut jar = CookieJar::new();
+            jar.signed_mut(&keys().current).add(Cookie::new(
+                "canary_uid",
+                format!("0123456789abcdef0123456789abcdef.{issued}"),
+            ));
+            let signed = jar.get("canary_uid").unwrap().to_string();
+            assert_eq!(
+                from_cookies([signed.as_str()], &settings(), &keys(), now),
+                CookieCheck::Absent,
+                "issued at {issued}"
+            );
+        }
     }
 }

@@ -155,6 +155,7 @@ async fn run_serve(
     if let Source::File(path) = text.source {
         tokio::spawn(watch::watch_config(
             Arc::clone(&router),
+            env,
             path,
             Duration::from_millis(500),
         ));
@@ -267,10 +268,28 @@ fn drop_empty_endpoint_overrides() {
     }
 }
 
+/// Targets that log request and response bodies or raw headers at `trace` (the AWS SDK's
+/// orchestrator logs whole requests, bodies and all): they never go below `debug`, whatever
+/// `RUST_LOG` asks, because bodies and cookies must not reach the logs.
+const NO_TRACE: &[&str] = &[
+    "aws_smithy_runtime=debug",
+    "aws_smithy_runtime_api=debug",
+    "aws_smithy_http_client=debug",
+    "aws_sdk_sagemakerruntime=debug",
+    "hyper=debug",
+    "hyper_util=debug",
+    "h2=debug",
+];
+
 /// Human-readable logs go to stderr only: stdout carries records.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for directive in NO_TRACE {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -180,8 +180,15 @@ pub fn is_json(content_type: &str) -> bool {
 }
 
 /// Checks that a JSON body parses, so that a broken body is the client's 400, not the model's.
+/// The UTF-8 check comes first: serde_json skips the strings it ignores without checking them.
 pub fn check_json(body: &[u8]) -> Result<(), TransformError> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+    let text = std::str::from_utf8(body).map_err(|e| {
+        TransformError::InvalidJson(format!(
+            "not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map(|_| ())
         .map_err(|e| TransformError::InvalidJson(e.to_string()))
 }
@@ -599,6 +606,21 @@ mod tests {
         assert!(err.to_string().contains("2 scores but 1 labels"), "{err}");
         let spec: PostSpec = serde_json::from_value(json!({"keep": ["a"]})).unwrap();
         assert!(postprocess(&spec, b"not json").is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_inside_a_string_is_not_json() {
+        let err = check_json(b"{\"a\": \"\xff\xfe\"}").unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        check_json("{\"a\": \"caf\u{e9}\"}".as_bytes()).unwrap();
+        let ctx = RequestContext {
+            country: None,
+            arm: "a",
+            timestamp: "t",
+            experiment: "e",
+            request_id: "r",
+        };
+        assert!(preprocess(&PreSpec::default(), b"{\"a\": \"\xff\"}", &ctx).is_err());
     }
 
     #[test]

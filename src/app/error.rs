@@ -56,6 +56,8 @@ impl CliError {
     /// I/O error.
     pub fn exit_code(&self) -> u8 {
         match self {
+            // A config that names a file nobody can read is a runtime problem, not a bad config.
+            CliError::Config(ConfigError::Read { .. }) => 3,
             CliError::Config(_) | CliError::Key(_) | CliError::NoCookieKey | CliError::Sdk(_) => 2,
             CliError::Models(ModelsError::Invalid(_)) => 2,
             CliError::Models(ModelsError::Read { .. }) => 3,

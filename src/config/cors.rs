@@ -13,6 +13,12 @@ pub struct Cors {
 }
 
 pub(crate) fn cors_settings(raw: &RawCors) -> Result<Cors, ConfigError> {
+    if raw.allowed_origins.is_empty() {
+        return Err(ConfigError::invalid(
+            "cors.allowed_origins",
+            "is empty: list the origins allowed to call the router, or remove `cors`",
+        ));
+    }
     for (i, origin) in raw.allowed_origins.iter().enumerate() {
         let key = format!("cors.allowed_origins[{i}]");
         if origin == "*" {

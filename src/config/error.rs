@@ -30,6 +30,12 @@ pub enum ConfigError {
     /// No source names a config.
     #[error("no router config: set CANARY_CONFIG (inline JSON) or CANARY_CONFIG_FILE (a path)")]
     Missing,
+    /// A source is set to nothing.
+    #[error("{var} is set but empty: give it a config, or unset it")]
+    Empty {
+        /// The variable.
+        var: &'static str,
+    },
     /// More than one source names a config.
     #[error("set either CANARY_CONFIG or CANARY_CONFIG_FILE, not both")]
     BothSources,

@@ -30,6 +30,7 @@ pub use overrides::{
     CountryRule, DEFAULT_FORCED_HEADER, DEFAULT_FORCED_SECRET_HEADER, ForcedRule, Overrides,
 };
 pub(crate) use parse::parse_document;
+pub use reload::VersionBook;
 pub use source::{Env, ProcessEnv, Source, read_file, text_from_env};
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS, MAX_TOTAL_TIMEOUT_MS, Timeouts,
@@ -59,6 +60,8 @@ pub const DEFAULT_CONTENT_TYPES: &[&str] = &[
 pub const DEFAULT_METRICS_NAMESPACE: &str = "CanaryRouter";
 /// Longest experiment name: a CloudWatch dimension value.
 const MAX_EXPERIMENT_LEN: usize = 255;
+/// Longest config version.
+const MAX_VERSION_LEN: usize = 128;
 
 /// The validated config, with every default resolved: what the handler reads.
 #[derive(Debug, Clone)]
@@ -113,7 +116,7 @@ impl Config {
             .metrics_namespace
             .clone()
             .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned());
-        non_empty("metrics_namespace", &metrics_namespace)?;
+        check_namespace(&metrics_namespace)?;
         if let Some(p) = &raw.preprocess {
             p.validate("preprocess")?;
         }
@@ -229,7 +232,9 @@ impl Config {
     }
 }
 
-/// The top-level names: experiment, version, salt.
+/// The top-level names: experiment, version, salt. The experiment is a CloudWatch dimension
+/// value and the version goes into a response header and every record, so both are short
+/// printable ASCII.
 fn check_names(raw: &RawConfig) -> Result<(), ConfigError> {
     non_empty("experiment", &raw.experiment)?;
     if raw.experiment.len() > MAX_EXPERIMENT_LEN {
@@ -238,7 +243,21 @@ fn check_names(raw: &RawConfig) -> Result<(), ConfigError> {
             "longer than 255 characters (a CloudWatch dimension value)",
         ));
     }
+    if !is_printable_ascii(&raw.experiment) {
+        return Err(ConfigError::invalid(
+            "experiment",
+            "must be printable ASCII without control characters (a CloudWatch dimension value)",
+        ));
+    }
     non_empty("version", &raw.version)?;
+    if raw.version.len() > MAX_VERSION_LEN || !is_printable_ascii(&raw.version) {
+        return Err(ConfigError::invalid(
+            "version",
+            format!(
+                "must be 1 to {MAX_VERSION_LEN} printable ASCII characters: it is sent in the X-Canary-Config-Version header and written in every record"
+            ),
+        ));
+    }
     if raw.salt.is_empty() {
         return Err(ConfigError::invalid(
             "salt",
@@ -246,6 +265,30 @@ fn check_names(raw: &RawConfig) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// CloudWatch's namespace rule: 1 to 255 of letters, digits and `.-_/#: `, not `AWS/...`.
+fn check_namespace(ns: &str) -> Result<(), ConfigError> {
+    non_empty("metrics_namespace", ns)?;
+    let valid = ns.len() <= 255
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_/#: ".contains(&b))
+        && !ns.starts_with("AWS/");
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "metrics_namespace",
+            format!(
+                "`{ns}` is not a CloudWatch namespace (up to 255 letters, digits and . - _ / # : or space; not AWS/...)"
+            ),
+        ))
+    }
+}
+
+fn is_printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (b' '..=b'~').contains(&b))
 }
 
 fn content_types(list: Option<&[String]>) -> Result<Vec<String>, ConfigError> {

@@ -36,19 +36,24 @@ pub enum Source {
 }
 
 /// Reads the config text from `CANARY_CONFIG` or `CANARY_CONFIG_FILE`; `None` when neither is set.
+/// A variable set to nothing (or whitespace) is refused when it is the only one set, so that a
+/// blank value never falls back to anything; beside another source it counts as unset, as
+/// template tools pass an omitted value as an empty string.
 pub fn text_from_env(env: &dyn Env) -> Result<Option<(String, Source)>, ConfigError> {
-    let inline = env.var("CANARY_CONFIG").filter(|v| !v.trim().is_empty());
-    let file = env
-        .var("CANARY_CONFIG_FILE")
-        .filter(|v| !v.trim().is_empty());
-    match (inline, file) {
-        (Some(_), Some(_)) => Err(ConfigError::BothSources),
-        (Some(text), None) => Ok(Some((text, Source::Inline))),
-        (None, Some(path)) => {
-            let path = PathBuf::from(path);
+    const INLINE: &str = "CANARY_CONFIG";
+    const FILE: &str = "CANARY_CONFIG_FILE";
+    let (inline, file) = (env.var(INLINE), env.var(FILE));
+    let filled = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.trim().is_empty());
+    match (filled(&inline), filled(&file)) {
+        (true, true) => Err(ConfigError::BothSources),
+        (true, false) => Ok(inline.map(|text| (text, Source::Inline))),
+        (false, true) => {
+            let path = PathBuf::from(file.unwrap_or_default().trim());
             read_file(env, &path).map(|t| Some((t, Source::File(path))))
         }
-        (None, None) => Ok(None),
+        (false, false) if inline.is_some() => Err(ConfigError::Empty { var: INLINE }),
+        (false, false) if file.is_some() => Err(ConfigError::Empty { var: FILE }),
+        (false, false) => Ok(None),
     }
 }
 
@@ -107,5 +112,35 @@ mod tests {
             "{err}"
         );
         assert_eq!(text_from_env(&MapEnv(HashMap::new())).unwrap(), None);
+    }
+
+    #[test]
+    fn a_blank_source_is_refused_unless_another_is_set() {
+        for blank in ["", "  \n\t"] {
+            let env = MapEnv(HashMap::from([("CANARY_CONFIG", blank)]));
+            let err = text_from_env(&env).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Empty {
+                        var: "CANARY_CONFIG"
+                    }
+                ),
+                "{err}"
+            );
+            let env = MapEnv(HashMap::from([("CANARY_CONFIG_FILE", blank)]));
+            assert!(matches!(
+                text_from_env(&env),
+                Err(ConfigError::Empty { .. })
+            ));
+            let env = MapEnv(HashMap::from([
+                ("CANARY_CONFIG", blank),
+                ("CANARY_CONFIG_FILE", "/etc/canary.json"),
+            ]));
+            assert_eq!(
+                text_from_env(&env).unwrap(),
+                Some(("{}".into(), Source::File("/etc/canary.json".into())))
+            );
+        }
     }
 }

@@ -101,6 +101,30 @@ fn each_error_names_its_key_and_reason() {
         ),
         (with(base(), "/salt", json!("")), "salt: must not be empty"),
         (
+            with(base(), "/cors", json!({"allowed_origins": []})),
+            "cors.allowed_origins: is empty",
+        ),
+        (
+            with(base(), "/version", json!("v".repeat(129))),
+            "version: must be 1 to 128 printable ASCII characters",
+        ),
+        (
+            with(base(), "/version", json!("v1\r\nX-Evil: 1")),
+            "version: must be 1 to 128 printable ASCII",
+        ),
+        (
+            with(base(), "/experiment", json!("exp\nsecond line")),
+            "experiment: must be printable ASCII",
+        ),
+        (
+            with(base(), "/metrics_namespace", json!("AWS/SageMaker")),
+            "metrics_namespace: `AWS/SageMaker` is not a CloudWatch namespace",
+        ),
+        (
+            with(base(), "/metrics_namespace", json!("ns\u{e9}")),
+            "metrics_namespace:",
+        ),
+        (
             with(base(), "/version", json!(" ")),
             "version: must not be empty",
         ),

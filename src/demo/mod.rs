@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::assign::hex;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ProcessEnv};
 use crate::emulator::{self, Emulator};
 use crate::front::server::Limits;
 use crate::front::{serve, watch};
@@ -250,7 +250,7 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
     for (p, phase) in phases.iter().enumerate() {
         if p > 0 {
             write(&config_path, &phase_config(phase)?)?;
-            let version = watch::reload_file(&router, &config_path)?;
+            let version = watch::reload_file(&router, &ProcessEnv, &config_path)?;
             debug_assert_eq!(version, phase.version);
         }
         let mut first = 0;

@@ -227,13 +227,19 @@ pub fn invoke(
         Format::Json => parse_json(body)?,
         Format::Csv => (parse_csv_rows(body)?, false),
     };
-    let predictions: Vec<(usize, [f64; 3])> = rows
-        .iter()
-        .map(|x| {
-            let p = model.probabilities(x);
-            (argmax(&p), p)
-        })
-        .collect();
+    let mut predictions: Vec<(usize, [f64; 3])> = Vec::with_capacity(rows.len());
+    for x in &rows {
+        let p = model.probabilities(x);
+        // Finite features can still overflow the model (1e308 standardised is infinite): a
+        // real container would fail on them too, not answer null probabilities.
+        if !p.iter().all(|v| v.is_finite()) {
+            return Err(reject(
+                400,
+                "features out of range: the model's probabilities are not finite numbers",
+            ));
+        }
+        predictions.push((argmax(&p), p));
+    }
     match output {
         Format::Csv => {
             let mut out = String::new();
@@ -457,11 +463,17 @@ mod tests {
     fn bad_input_is_a_client_error_of_the_model() {
         let m = LogReg::train(0.01, 10);
         type Case<'a> = (&'a [u8], Option<&'a str>, Option<&'a str>, u16);
-        let cases: [Case<'_>; 10] = [
+        let cases: [Case<'_>; 11] = [
             (b"{", Some("application/json"), None, 400),
             (b"[]", None, None, 400),
             (br#"{"features": [1, 2, 3]}"#, None, None, 400),
             (br#"{"features": [1, 2, 3, "x"]}"#, None, None, 400),
+            (
+                br#"{"features": [1.7e308, 1e308, -1e308, 1]}"#,
+                None,
+                None,
+                400,
+            ),
             (br#"{"instances": []}"#, None, None, 400),
             (br#"{"instances": [[1,2,3,4], [1]]}"#, None, None, 400),
             (b"sepal_length,a,b,c\n", Some("text/csv"), None, 400),

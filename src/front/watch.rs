@@ -1,62 +1,79 @@
 //! Config file reloads for `serve` and the demo: one reload path, and a watcher that applies it
-//! when the file's contents change.
+//! when the file's contents change. Files are read through the `Env` seam, and the bytes that
+//! were compared are the bytes that are parsed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::config::{self, Config, ConfigError, ProcessEnv};
+use crate::config::{self, Config, ConfigError, Env};
 use crate::record::RecordSink;
 use crate::router::Router;
 use crate::sagemaker::Invoker;
 
-/// Reads, validates and applies a config file: the one reload path, for the file watcher and
-/// for the demo's phases. Returns the new version.
-pub fn reload_file<I: Invoker, S: RecordSink>(
+/// Validates and applies a config document; returns the new version.
+pub fn reload_text<I: Invoker, S: RecordSink>(
     router: &Router<I, S>,
-    path: &Path,
+    text: &str,
 ) -> Result<String, ConfigError> {
-    let text = config::read_file(&ProcessEnv, path)?;
-    let next = Config::parse(&text)?;
+    let next = Config::parse(text)?;
     let version = next.version().to_owned();
     router.reload(next)?;
     Ok(version)
 }
 
+/// Reads, validates and applies a config file: the demo's phases use it. Returns the new
+/// version.
+pub fn reload_file<I: Invoker, S: RecordSink>(
+    router: &Router<I, S>,
+    env: &dyn Env,
+    path: &Path,
+) -> Result<String, ConfigError> {
+    reload_text(router, &config::read_file(env, path)?)
+}
+
+/// What the watcher last saw of the file.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Text(String),
+    Unreadable,
+}
+
 /// Watches a config file and reloads the router when its contents change. An invalid file, or
-/// a changed split under the same version, is refused with a logged reason; the old config
-/// keeps serving.
-pub async fn watch_config<I: Invoker, S: RecordSink>(
+/// a changed split under a version already served, is refused with a logged reason; the old
+/// config keeps serving. A file that cannot be read is logged once, not on every look.
+pub async fn watch_config<I: Invoker, S: RecordSink, E: Env + Send + Sync + 'static>(
     router: Arc<Router<I, S>>,
+    env: E,
     path: PathBuf,
     every: Duration,
 ) {
-    let mut last = std::fs::read(&path).ok();
-    let mut last_modified = modified(&path);
+    let mut last = match env.read(&path) {
+        Ok(text) => Seen::Text(text),
+        Err(_) => Seen::Unreadable,
+    };
     loop {
         tokio::time::sleep(every).await;
-        let m = modified(&path);
-        if m == last_modified && m.is_some() {
-            continue;
-        }
-        last_modified = m;
-        let Ok(bytes) = tokio::fs::read(&path).await else {
-            tracing::warn!(path = %path.display(), "config file unreadable; keeping the current config");
-            continue;
-        };
-        if last.as_deref() == Some(bytes.as_slice()) {
-            continue;
-        }
-        last = Some(bytes);
-        match reload_file(&router, &path) {
-            Ok(version) => tracing::info!(path = %path.display(), %version, "config reloaded"),
+        let now = match env.read(&path) {
+            Ok(text) => Seen::Text(text),
             Err(e) => {
-                tracing::error!(path = %path.display(), reason = %e, "config reload refused; the previous config keeps serving")
+                if last != Seen::Unreadable {
+                    tracing::warn!(path = %path.display(), error = %e, "config file unreadable; keeping the current config until it is readable again");
+                }
+                Seen::Unreadable
+            }
+        };
+        if now == last {
+            continue;
+        }
+        if let Seen::Text(text) = &now {
+            match reload_text(&router, text) {
+                Ok(version) => tracing::info!(path = %path.display(), %version, "config reloaded"),
+                Err(e) => {
+                    tracing::error!(path = %path.display(), reason = %e, "config reload refused; the previous config keeps serving")
+                }
             }
         }
+        last = now;
     }
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

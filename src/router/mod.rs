@@ -18,7 +18,7 @@ mod respond;
 mod route;
 mod ticket;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use http::{Method, StatusCode};
@@ -28,7 +28,7 @@ pub use request::{Body, Client, ClientGuard, MAX_BODY_BYTES, MAX_HEADER_BYTES, R
 pub use respond::{new_request_id, rfc3339};
 pub use route::{Route, route};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, VersionBook};
 use crate::cors;
 use crate::error::ErrorKind;
 use crate::identity::{self, CookieKeys};
@@ -42,14 +42,20 @@ use ticket::{Reached, Ticket};
 /// record sink, all built once at start-up.
 pub struct Router<I, S> {
     config: RwLock<Arc<Config>>,
+    /// Every version served so far with its split; also serialises reloads.
+    versions: Mutex<VersionBook>,
     parts: Parts<I, S>,
 }
 
 impl<I: Invoker, S: RecordSink> Router<I, S> {
     /// A router over a validated config.
     pub fn new(config: Config, keys: CookieKeys, invoker: I, sink: S) -> Self {
+        let mut versions = VersionBook::default();
+        // A fresh book takes any first config.
+        let _ = versions.bind(&config);
         Router {
             config: RwLock::new(Arc::new(config)),
+            versions: Mutex::new(versions),
             parts: Parts {
                 keys,
                 invoker,
@@ -73,10 +79,15 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
         }
     }
 
-    /// Swaps in a new config atomically, unless it changes the split under the same version.
-    /// Requests in flight finish on the config they started with.
+    /// Swaps in a new config atomically, unless it changes the split of a version this process
+    /// has already served. Requests in flight finish on the config they started with.
     pub fn reload(&self, next: Config) -> Result<(), ConfigError> {
+        let mut versions = self
+            .versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.config().check_reload(&next)?;
+        versions.bind(&next)?;
         let next = Arc::new(next);
         match self.config.write() {
             Ok(mut c) => *c = next,
