@@ -37,11 +37,15 @@ fn load_event(name: &str) -> String {
     text.replace("REPLACE_WITH_SIGNED_COOKIE", &value)
 }
 
-/// Runs one event through the Adapter that `lambda_http::run` uses, returning the gateway
+/// Runs one event through the service that `lambda::run` serves, returning the gateway
 /// response JSON and the records written.
 async fn invoke(name: &str) -> (Value, Vec<Value>, common::FakeSageMaker) {
+    invoke_text(&load_event(name)).await
+}
+
+async fn invoke_text(event: &str) -> (Value, Vec<Value>, common::FakeSageMaker) {
     let (router, fake, sink) = fixture_router();
-    let payload: LambdaRequest = serde_json::from_str(&load_event(name)).unwrap();
+    let payload: LambdaRequest = serde_json::from_str(event).unwrap();
     let mut ctx = Context::default();
     ctx.request_id = "lambda-req-1".into();
     let mut svc = lambda::service(&router);
@@ -252,4 +256,35 @@ async fn minted_cookie_comes_back_through_v2_cookies_and_v1_multi_value_headers(
         Some(1),
         "{v1}"
     );
+}
+
+#[tokio::test]
+async fn a_body_marked_base64_that_is_not_is_a_400_with_its_record_not_a_panic() {
+    for name in [
+        "v1-feedback-base64.json",
+        "v2-predict-user-header.json",
+        "alb-predict-user-header.json",
+    ] {
+        let mut event: Value = serde_json::from_str(&load_event(name)).unwrap();
+        event["isBase64Encoded"] = Value::Bool(true);
+        event["body"] = Value::from("!!! not base64 !!!");
+        // A client cannot forge the router's own marker to change the answer.
+        let (resp, records, fake) = invoke_text(&event.to_string()).await;
+        assert_eq!(resp["statusCode"], 400, "{name}: {resp}");
+        let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"], "bad_request", "{name}");
+        assert!(
+            body["message"].as_str().unwrap().contains("base64"),
+            "{name}"
+        );
+        assert_eq!(records.len(), 1, "{name}: {records:?}");
+        assert_eq!(records[0]["status"], 400);
+        assert!(fake.calls().is_empty(), "{name}: nothing goes to SageMaker");
+    }
+    // The marker header sent by a client is removed, so a good event is unaffected.
+    let mut event: Value =
+        serde_json::from_str(&load_event("v2-predict-user-header.json")).unwrap();
+    event["headers"]["x-canary-router-body-not-base64"] = Value::from("1");
+    let (resp, _, _) = invoke_text(&event.to_string()).await;
+    assert_eq!(resp["statusCode"], 200, "{resp}");
 }

@@ -703,4 +703,15 @@ async fn same_user_same_arm_across_restarts_and_reload_rules() {
     );
     let resp = first.handle(predict("x")).await;
     assert_eq!(hdr(&resp, "x-canary-config-version"), Some("v2"));
+
+    // v1 again, with another split: v1 was served with 50/50 for the life of this process.
+    let mut back = base();
+    back["arms"][0]["weight"] = json!(9000);
+    back["arms"][1]["weight"] = json!(1000);
+    let err = first.reload(config(back)).unwrap_err().to_string();
+    assert!(err.starts_with("version: `v1` was already served"), "{err}");
+    // v1 with its own split is a rollback, and allowed.
+    first.reload(config(base())).unwrap();
+    let resp = first.handle(predict("x")).await;
+    assert_eq!(hdr(&resp, "x-canary-config-version"), Some("v1"));
 }

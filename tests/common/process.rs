@@ -113,6 +113,20 @@ impl Proc {
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
+
+    /// Asks the process to stop (SIGTERM) and waits up to `within` for it to exit.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
 }
 
 impl Drop for Proc {
@@ -174,6 +188,11 @@ pub fn http(
     s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
+    parse_response(&raw)
+}
+
+/// Parses one HTTP/1.1 response as read off the wire (chunked bodies re-assembled).
+pub fn parse_response(raw: &[u8]) -> HttpResponse {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
