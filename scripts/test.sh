@@ -25,6 +25,9 @@ python3 tests/vectors/gen_assignment.py --check
 step "Module graph: no import cycles, no source file over 600 lines of non-test code"
 python3 tests/check_module_graph.py
 
+step "The pure modules build without the AWS SDK (what the fuzz targets link)"
+cargo check --lib --no-default-features --locked
+
 step "Rust unit, integration and benchmark-smoke tests"
 cargo test --all-targets --locked
 

@@ -8,10 +8,12 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "aws")]
 pub mod app;
 pub mod assign;
 pub mod config;
 pub(crate) mod cors;
+#[cfg(feature = "aws")]
 pub mod demo;
 pub mod emulator;
 pub mod error;

@@ -16,7 +16,7 @@ mod rng;
 mod server;
 mod wire;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod sdk_tests;
 
 pub use engine::{Emulator, Invocation, InvocationOutput, iris_samples};
