@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Checks the crate's module graph: no import cycles between modules, and no source file with
-more than MAX_LINES lines of non-test code.
+"""Checks the crate's module graph: no import cycles between modules, no source file with
+more than MAX_LINES lines of non-test code, and a README Layout table that matches the tree.
 
 A module imports another when its non-test code names it in a `use` (crate::, super::, self::)
 or in a `crate::a::b` path. A child naming its own parent counts, so a package's shared types
@@ -147,6 +147,38 @@ def cycles(graph):
     return out
 
 
+def layout_problems():
+    """Every `src/...` path the README's Layout table names exists; every entry directly under
+    src/ has a row; and a folder's row names each of its files and subfolders (mod.rs aside)."""
+    readme = open(os.path.join(ROOT, "..", "README.md"), encoding="utf-8").read()
+    section = readme.split("## Layout", 1)[-1]
+    rows = [l for l in section.splitlines() if l.startswith("| `")]
+    problems = []
+    named = {}
+    for row in rows:
+        cells = row.split("|")
+        paths = re.findall(r"`(src/[^`]*)`", cells[1]) if len(cells) > 2 else []
+        for path in paths:
+            named[path.rstrip("/")] = cells[2] if len(cells) > 2 else ""
+            if not os.path.exists(os.path.join(ROOT, "..", path)):
+                problems.append(f"README Layout names {path}, which does not exist")
+    for entry in sorted(os.listdir(ROOT)):
+        full = os.path.join(ROOT, entry)
+        key = f"src/{entry}"
+        if os.path.isdir(full) or entry.endswith(".rs"):
+            if key not in named:
+                problems.append(f"README Layout has no row for {key}")
+            elif os.path.isdir(full):
+                text = named[key]
+                for child in sorted(os.listdir(full)):
+                    stem = child[:-3] if child.endswith(".rs") else child
+                    if child == "mod.rs" or not (child.endswith(".rs") or os.path.isdir(os.path.join(full, child))):
+                        continue
+                    if not re.search(rf"\b{re.escape(stem)}\b", text):
+                        problems.append(f"README Layout's row for {key}/ does not mention {stem}")
+    return problems
+
+
 def name(m):
     return "crate" if not m else "::".join(m)
 
@@ -165,13 +197,16 @@ def main():
         for m in sorted(graph):
             print(f"{name(m)} -> {', '.join(sorted(name(t) for t in graph[m]))}")
     bad = cycles(graph)
+    layout = layout_problems()
+    for p in layout:
+        print(p, file=sys.stderr)
     for comp in bad:
         print("import cycle: " + " <-> ".join(name(m) for m in comp), file=sys.stderr)
     for path, n in too_long:
         print(f"{path}: {n} lines of non-test code (limit {MAX_LINES})", file=sys.stderr)
-    if bad or too_long:
+    if bad or too_long or layout:
         sys.exit(1)
-    print(f"module graph: {len(graph)} modules, no cycles, every file within {MAX_LINES} lines")
+    print(f"module graph: {len(graph)} modules, no cycles, every file within {MAX_LINES} lines; README Layout matches src/")
 
 
 if __name__ == "__main__":
