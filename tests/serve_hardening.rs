@@ -394,3 +394,25 @@ fn trace_logging_never_shows_request_or_answer_bodies() {
         "a raw user ID reached the logs"
     );
 }
+
+#[test]
+fn a_deleted_config_file_is_logged_once_and_a_restored_one_is_picked_up() {
+    let emu = emulator();
+    let srv = serve(&emu, "deleted", "echo", &[], &[]);
+    let path = config_file("deleted", &config("echo"));
+    std::fs::remove_file(&path).unwrap();
+    // The watcher looks every 500 ms: six looks at a missing file.
+    std::thread::sleep(Duration::from_millis(3200));
+    let mut next = config("echo");
+    next["version"] = json!("v2");
+    std::fs::write(&path, next.to_string()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !srv.stderr().contains("config reloaded") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = srv.stderr();
+    assert_eq!(log.matches("config file unreadable").count(), 1, "{log}");
+    assert!(log.contains("config reloaded"), "{log}");
+    let health = http(&srv.addr, "GET", "/health", &[], b"").json();
+    assert_eq!(health["config_version"], "v2");
+}
