@@ -19,6 +19,7 @@ pub mod emulator;
 pub mod error;
 pub mod front;
 pub mod identity;
+pub mod plan;
 pub mod record;
 pub mod report;
 pub mod router;

@@ -77,6 +77,8 @@ enum Command {
     Demo(canary_router::demo::DemoArgs),
     /// A/B analysis of decision and outcome records.
     Report(canary_router::report::ReportArgs),
+    /// Which users a config change moves: `plan OLD NEW`, or `plan CONFIG` for its schedule.
+    Plan(canary_router::plan::PlanArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,10 +100,12 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
-    // The report runs its own worker threads and no async I/O: no runtime needed.
-    if let Some(Command::Report(args)) = command {
-        return Ok(canary_router::report::cli_main(args)?);
-    }
+    // The report and the plan run no async I/O: no runtime needed.
+    let command = match command {
+        Some(Command::Report(args)) => return Ok(canary_router::report::cli_main(args)?),
+        Some(Command::Plan(args)) => return Ok(canary_router::plan::cli_main(args)?),
+        other => other,
+    };
     // Lambda sends one event at a time to an instance: a current-thread runtime is all it needs,
     // and it makes each SageMaker call measurably cheaper (benches/router.rs, sdk/*).
     let mut builder = if lambda_mode {
@@ -125,7 +129,7 @@ fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
                 Ok(emulator::cli_main(listen, models).await?)
             }
             Some(Command::Demo(args)) => Ok(canary_router::demo::cli_main(args).await?),
-            Some(Command::Report(_)) => Ok(()),
+            Some(Command::Report(_) | Command::Plan(_)) => Ok(()),
         }
     })
 }

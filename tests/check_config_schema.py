@@ -5,8 +5,8 @@ Checks, each counted as passed or failed:
 
   * config.schema.json is itself a valid draft 2020-12 schema, and every property in it has a
     description;
-  * the defaults and limits in the schema equal the DEFAULT_* / MAX_* constants of src/config.rs
-    and src/transform.rs (so that the schema cannot drift from the Rust code unnoticed);
+  * the defaults and limits in the schema equal the DEFAULT_* / MAX_* constants of src/config/ and
+    src/transform.rs (so that the schema cannot drift from the Rust code unnoticed);
   * the config in events/env.json (CanaryRouterFunction.CANARY_CONFIG, a JSON string) validates;
   * every tests/fixtures/configs/good/*.json validates;
   * every tests/fixtures/configs/bad/*.json fails, and carries the `x-expect-error` text that the
@@ -14,7 +14,7 @@ Checks, each counted as passed or failed:
   * any CONFIG.json given on the command line validates.
 
 The schema cannot express every rule (weights summing to 10000, arm references, ...): the bad
-fixtures are the cases it can catch; src/config.rs's own tests cover the rest.
+fixtures are the cases it can catch; src/config/'s own tests cover the rest.
 
 Usage:
   .venv/bin/python tests/check_config_schema.py                 the checks above
@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "config.schema.json"
 ENV_JSON = REPO / "events" / "env.json"
 FIXTURES = REPO / "tests" / "fixtures" / "configs"
-RUST_SOURCES = [REPO / "src" / "config.rs", REPO / "src" / "transform.rs"]
+RUST_SOURCES = sorted((REPO / "src" / "config").glob("*.rs")) + [REPO / "src" / "transform.rs"]
 
 # Rust constant -> JSON Pointers (into the schema) whose value must equal it.
 CONSTANTS: dict[str, list[str]] = {
@@ -165,7 +165,7 @@ def main(argv: list[str]) -> int:
     constants = rust_constants()
     for name, pointers in CONSTANTS.items():
         if name not in constants:
-            report.check(False, f"schema matches {name}", "constant not found in src/config.rs or src/transform.rs")
+            report.check(False, f"schema matches {name}", "constant not found in src/config/ or src/transform.rs")
             continue
         for ptr in pointers:
             try:

@@ -17,6 +17,7 @@ const USER_KEYED: &[&str] = &[
     "preprocess.rename",
     "overrides.users",
     "overrides.country.arms",
+    "schedule.weights",
 ];
 /// Maps whose values are user data all the way down.
 const USER_VALUES: &[&str] = &["preprocess.defaults", "preprocess.inject"];

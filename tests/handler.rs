@@ -715,3 +715,57 @@ async fn same_user_same_arm_across_restarts_and_reload_rules() {
     let resp = first.handle(predict("x")).await;
     assert_eq!(hdr(&resp, "x-canary-config-version"), Some("v1"));
 }
+
+#[tokio::test]
+async fn a_schedule_step_in_force_sets_the_version_weights_and_split_of_every_record() {
+    let mut cfg = base();
+    cfg["schedule"] = json!([
+        {"at": "2001-01-01T00:00:00Z", "version": "v1-step", "weights": {"control": 0, "canary": 10000}},
+        {"at": "2999-01-01T00:00:00Z", "version": "v2-later", "weights": {"control": 10000, "canary": 0}}
+    ]);
+    let (router, fake, sink) = router_with(config(cfg.clone()), keys(1));
+    for i in 0..20 {
+        let resp = router.handle(predict(&format!("s-{i}"))).await;
+        assert_eq!(hdr(&resp, "x-canary-config-version"), Some("v1-step"));
+        assert_eq!(
+            hdr(&resp, "x-canary-arm"),
+            Some("canary"),
+            "the step's split, not the top level's"
+        );
+    }
+    for r in sink.records() {
+        assert_eq!(r["config_version"], "v1-step");
+        assert_eq!(r["weights"], json!([["control", 0], ["canary", 10000]]));
+    }
+    assert!(fake.calls().iter().all(|c| c.endpoint == "ep-b"));
+    let health = router.handle(req(Method::GET, "/health", &[], b"")).await;
+    let h = json_body(&health);
+    assert_eq!(h["config_version"], "v1-step");
+    assert_eq!(
+        h["step"],
+        json!({"version": "v1-step", "at": "2001-01-01T00:00:00Z"})
+    );
+    assert_eq!(
+        h["next_step"],
+        json!({"version": "v2-later", "at": "2999-01-01T00:00:00Z"})
+    );
+    assert_eq!(h["arms"][1]["weight"], 10000);
+
+    // A later document may not re-bind a step's version to another split, even one not yet
+    // in force: every instance that accepted the first document has bound it.
+    let mut changed = cfg.clone();
+    changed["version"] = json!("v3");
+    changed["schedule"][1]["weights"] = json!({"control": 5000, "canary": 5000});
+    let err = router.reload(config(changed)).unwrap_err().to_string();
+    assert!(
+        err.starts_with("version: `v2-later` was already served"),
+        "{err}"
+    );
+
+    let (plain, ..) = router_with(config(base()), keys(1));
+    let h = json_body(&plain.handle(req(Method::GET, "/health", &[], b"")).await);
+    assert_eq!(
+        (h["step"].clone(), h["next_step"].clone()),
+        (Value::Null, Value::Null)
+    );
+}

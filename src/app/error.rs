@@ -5,6 +5,7 @@ use crate::config::ConfigError;
 use crate::demo::DemoError;
 use crate::emulator::{EmulateError, ModelsError};
 use crate::identity::KeyError;
+use crate::plan::PlanError;
 use crate::report::ReportError;
 use crate::sagemaker::SdkConfigError;
 
@@ -34,6 +35,9 @@ pub enum CliError {
     /// `report` failed.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// `plan` failed, or a step moves more than `--max-move`.
+    #[error("plan: {0}")]
+    Plan(#[from] PlanError),
     /// `demo` failed, or its checks did not pass.
     #[error("demo: {0}")]
     Demo(#[from] DemoError),
@@ -63,6 +67,7 @@ impl CliError {
             CliError::Models(ModelsError::Read { .. }) => 3,
             CliError::Emulate(e) => e.exit_code(),
             CliError::Report(e) => e.exit_code(),
+            CliError::Plan(e) => e.exit_code(),
             CliError::Demo(e) => e.exit_code(),
             CliError::Io { .. } | CliError::Runtime(_) => 3,
         }

@@ -11,13 +11,11 @@ mod overrides;
 mod parse;
 mod raw;
 mod reload;
+mod schedule;
 mod source;
 mod timeouts;
 
-use std::sync::Arc;
-
 use http::HeaderName;
-use serde_json::Value;
 
 pub use arms::Arm;
 pub use cookie::{
@@ -31,12 +29,12 @@ pub use overrides::{
 };
 pub(crate) use parse::parse_document;
 pub use reload::VersionBook;
+pub use schedule::{Phase, parse_rfc3339, phase_index_at};
 pub use source::{Env, ProcessEnv, Source, read_file, text_from_env};
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS, MAX_TOTAL_TIMEOUT_MS, Timeouts,
 };
 
-use crate::assign::Split;
 use names::{header_name, is_media_range, non_empty};
 use raw::RawConfig;
 
@@ -68,7 +66,8 @@ const MAX_VERSION_LEN: usize = 128;
 pub struct Config {
     raw: RawConfig,
     arms: Vec<Arm>,
-    split: Split,
+    /// The top level first, then each schedule step in time order.
+    phases: Vec<Phase>,
     fallback: Option<usize>,
     user_header: HeaderName,
     cookie: CookieSettings,
@@ -77,7 +76,6 @@ pub struct Config {
     timeouts: Timeouts,
     content_types: Vec<String>,
     metrics_namespace: String,
-    weights: Arc<Value>,
 }
 
 impl Config {
@@ -124,16 +122,11 @@ impl Config {
             p.validate("postprocess")?;
         }
         let arms = arms::build_arms(&raw);
-        let split = Split::from_weights(&arms.iter().map(Arm::weight).collect::<Vec<_>>());
-        let weights = Arc::new(Value::Array(
-            arms.iter()
-                .map(|a| serde_json::json!([a.name(), a.weight()]))
-                .collect(),
-        ));
+        let phases = schedule::phases(&raw)?;
         Ok(Config {
             raw,
             arms,
-            split,
+            phases,
             fallback,
             user_header,
             cookie,
@@ -142,7 +135,6 @@ impl Config {
             timeouts,
             content_types,
             metrics_namespace,
-            weights,
         })
     }
 
@@ -151,7 +143,8 @@ impl Config {
         &self.raw.experiment
     }
 
-    /// The config version that records and the `X-Canary-Config-Version` header carry.
+    /// The top-level version: in force before the first schedule step. Requests carry the
+    /// version of the phase in force ([`Config::phase_at`]).
     pub fn version(&self) -> &str {
         &self.raw.version
     }
@@ -176,9 +169,24 @@ impl Config {
         self.arms.iter().position(|a| a.name() == name)
     }
 
-    /// The arms as bucket ranges.
-    pub fn split(&self) -> &Split {
-        &self.split
+    /// The top level, then each schedule step in time order.
+    pub fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
+    /// The phase in force at `now` (the top level when the config has no schedule).
+    pub fn phase_at(&self, now: std::time::SystemTime) -> &Phase {
+        let i = phase_index_at(&self.phases, now);
+        &self.phases[i.min(self.phases.len().saturating_sub(1))]
+    }
+
+    /// The phase in force at `now` and the one after it, if any.
+    pub fn phases_around(&self, now: std::time::SystemTime) -> (&Phase, Option<&Phase>) {
+        let i = phase_index_at(&self.phases, now);
+        (
+            &self.phases[i.min(self.phases.len().saturating_sub(1))],
+            self.phases.get(i + 1),
+        )
     }
 
     /// The arm that answers when the assigned arm's endpoint fails.
@@ -221,14 +229,20 @@ impl Config {
         &self.metrics_namespace
     }
 
-    /// `[["control", 9000], ...]`, built once for every record.
-    pub fn weights(&self) -> &Arc<Value> {
-        &self.weights
-    }
-
     /// Refuses a reload that changes the experiment, salt, arms or weights but keeps the version.
     pub fn check_reload(&self, next: &Config) -> Result<(), ConfigError> {
         reload::check_reload(&self.raw, &next.raw)
+    }
+
+    /// Binds every version this config names (top level and schedule steps) to its split in
+    /// `book`, or refuses the config if one of them is bound to another split already.
+    pub fn bind_versions(&self, book: &mut VersionBook) -> Result<(), ConfigError> {
+        book.bind_all(reload::split_keys(&self.raw, &self.phases))
+    }
+
+    /// Whether [`Config::bind_versions`] would refuse this config, binding nothing.
+    pub fn check_versions(&self, book: &VersionBook) -> Result<(), ConfigError> {
+        book.check_all(&reload::split_keys(&self.raw, &self.phases))
     }
 }
 

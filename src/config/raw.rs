@@ -24,6 +24,7 @@ pub(crate) struct RawConfig {
     pub metrics_namespace: Option<String>,
     pub preprocess: Option<PreSpec>,
     pub postprocess: Option<PostSpec>,
+    pub schedule: Option<Vec<RawStep>>,
 }
 
 /// One arm as written.
@@ -87,4 +88,14 @@ pub(crate) struct RawForced {
 pub(crate) struct RawTimeouts {
     pub attempt_ms: Option<u64>,
     pub total_ms: Option<u64>,
+}
+
+/// One schedule step as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RawStep {
+    /// RFC 3339.
+    pub at: String,
+    pub version: String,
+    /// Arm name to basis points, for every arm.
+    pub weights: BTreeMap<String, u32>,
 }

@@ -7,57 +7,68 @@ use std::collections::HashMap;
 
 use super::error::ConfigError;
 use super::raw::{RawArm, RawConfig};
+use super::schedule::Phase;
 
 /// What a version binds: the experiment, the salt and every arm's name, weight and endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct SplitKey {
+pub(crate) struct SplitKey {
     experiment: String,
     salt: String,
     arms: Vec<(String, u32, String)>,
 }
 
-impl SplitKey {
-    fn of(raw: &RawConfig) -> Self {
-        SplitKey {
-            experiment: raw.experiment.clone(),
-            salt: raw.salt.clone(),
-            arms: raw
+/// Every version a config names (the top level and each schedule step) with its split.
+pub(crate) fn split_keys(raw: &RawConfig, phases: &[Phase]) -> Vec<(String, SplitKey)> {
+    phases
+        .iter()
+        .map(|phase| {
+            let arms = raw
                 .arms
                 .iter()
-                .map(
-                    |RawArm {
-                         name,
-                         weight,
-                         endpoint,
-                         ..
-                     }| (name.clone(), *weight, endpoint.clone()),
-                )
-                .collect(),
-        }
-    }
+                .zip(phase.weights())
+                .map(|(RawArm { name, endpoint, .. }, w)| (name.clone(), *w, endpoint.clone()))
+                .collect();
+            let key = SplitKey {
+                experiment: raw.experiment.clone(),
+                salt: raw.salt.clone(),
+                arms,
+            };
+            (phase.version().to_owned(), key)
+        })
+        .collect()
 }
 
-/// Every version this process has served, with the split it was served with.
+/// Every version this process has served (or will serve: schedule steps count from the moment
+/// their config is accepted), with the split it was served with.
 #[derive(Debug, Clone, Default)]
 pub struct VersionBook {
     splits: HashMap<String, SplitKey>,
 }
 
 impl VersionBook {
-    /// Refuses `next` if its version was served with another split; binds it otherwise.
-    pub fn bind(&mut self, next: &super::Config) -> Result<(), ConfigError> {
-        self.check(next)?;
-        self.splits
-            .entry(next.raw.version.clone())
-            .or_insert_with(|| SplitKey::of(&next.raw));
+    /// Refuses the whole set if any version in it is bound to another split; binds them all
+    /// otherwise.
+    pub(crate) fn bind_all(&mut self, keys: Vec<(String, SplitKey)>) -> Result<(), ConfigError> {
+        if let Some((version, _)) = keys
+            .iter()
+            .find(|(v, k)| self.splits.get(v).is_some_and(|bound| bound != k))
+        {
+            return Err(changed(version));
+        }
+        for (version, key) in keys {
+            self.splits.entry(version).or_insert(key);
+        }
         Ok(())
     }
 
-    /// Refuses `next` if its version was served with another split, binding nothing.
-    pub fn check(&self, next: &super::Config) -> Result<(), ConfigError> {
-        match self.splits.get(&next.raw.version) {
-            Some(bound) if *bound != SplitKey::of(&next.raw) => Err(changed(&next.raw.version)),
-            _ => Ok(()),
+    /// Whether the set would be refused, binding nothing.
+    pub(crate) fn check_all(&self, keys: &[(String, SplitKey)]) -> Result<(), ConfigError> {
+        match keys
+            .iter()
+            .find(|(v, k)| self.splits.get(v).is_some_and(|bound| bound != k))
+        {
+            Some((version, _)) => Err(changed(version)),
+            None => Ok(()),
         }
     }
 }
@@ -98,8 +109,8 @@ pub(crate) fn check_reload(current: &RawConfig, next: &RawConfig) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
-    use super::super::Config;
     use super::*;
+    use crate::config::Config;
 
     fn config(version: &str, canary: u32) -> Config {
         let text = format!(
@@ -114,11 +125,14 @@ mod tests {
     #[test]
     fn a_version_stays_bound_to_its_first_split() {
         let mut book = VersionBook::default();
-        book.bind(&config("v1", 1000)).unwrap();
-        book.bind(&config("v2", 5000)).unwrap();
-        let err = book.bind(&config("v1", 2000)).unwrap_err().to_string();
+        config("v1", 1000).bind_versions(&mut book).unwrap();
+        config("v2", 5000).bind_versions(&mut book).unwrap();
+        let err = config("v1", 2000)
+            .bind_versions(&mut book)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("version: `v1` was already served"), "{err}");
-        book.bind(&config("v1", 1000)).unwrap();
-        assert!(book.check(&config("v2", 9000)).is_err());
+        config("v1", 1000).bind_versions(&mut book).unwrap();
+        assert!(config("v2", 9000).check_versions(&book).is_err());
     }
 }

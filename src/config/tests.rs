@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::assign::BUCKETS;
@@ -51,13 +51,16 @@ fn contract_example_parses_with_defaults() {
     assert_eq!(c.cookie().max_age, Duration::from_secs(90 * 86_400));
     assert_eq!(c.timeouts().attempt, Duration::from_millis(2000));
     assert_eq!(c.timeouts().total, Duration::from_millis(5000));
-    assert_eq!(**c.weights(), json!([["control", 9000], ["canary", 1000]]));
+    assert_eq!(
+        **c.phases()[0].weights_json(),
+        json!([["control", 9000], ["canary", 1000]])
+    );
     assert_eq!(
         c.arms()[1].custom_attributes(),
         "experiment=imgclf-lr;arm=canary"
     );
-    assert_eq!(c.split().arm_for(8999), 0);
-    assert_eq!(c.split().arm_for(9000), 1);
+    assert_eq!(c.phases()[0].split().arm_for(8999), 0);
+    assert_eq!(c.phases()[0].split().arm_for(9000), 1);
 }
 
 #[test]
@@ -254,7 +257,7 @@ fn extension_keys_and_zero_weights_are_allowed() {
     let v = with(v, "/arms/0/weight", json!(10000));
     let v = with(v, "/arms/1/weight", json!(0));
     let c = Config::parse(&v.to_string()).unwrap();
-    assert!((0..BUCKETS).all(|b| c.split().arm_for(b) == 0));
+    assert!((0..BUCKETS).all(|b| c.phases()[0].split().arm_for(b) == 0));
 }
 
 #[test]

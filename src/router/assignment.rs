@@ -5,7 +5,7 @@ use http::HeaderMap;
 
 use super::identify::Identity;
 use super::respond::header_str;
-use crate::assign::{self, Assignment, OverrideHits};
+use crate::assign::{self, Assignment, OverrideHits, Split};
 use crate::config::Config;
 use crate::identity::IdSource;
 
@@ -32,7 +32,12 @@ impl Assigned {
 }
 
 /// Assigns an identified unit.
-pub(crate) fn assign(cfg: &Config, headers: &HeaderMap, identity: Identity) -> Assigned {
+pub(crate) fn assign(
+    cfg: &Config,
+    split: &Split,
+    headers: &HeaderMap,
+    identity: Identity,
+) -> Assigned {
     let o = cfg.overrides();
     let forced = o.forced().and_then(|rule| {
         let arm = cfg.arm_index(header_str(headers, rule.header())?.trim())?;
@@ -47,7 +52,7 @@ pub(crate) fn assign(cfg: &Config, headers: &HeaderMap, identity: Identity) -> A
         user_list: o.user_arm(&identity.unit_id),
         country,
     };
-    let assignment = assign::assign(cfg.salt(), &identity.unit_id, cfg.split(), hits);
+    let assignment = assign::assign(cfg.salt(), &identity.unit_id, split, hits);
     Assigned {
         identity,
         assignment,

@@ -1,7 +1,7 @@
 //! `POST /feedback`: admission → identity (never minted) → assignment → the outcome body →
 //! `202` and the outcome record.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use super::admit::{admit, refuse};
 use super::assignment;
 use super::identify::{self, Anonymous};
 use super::parts::Parts;
-use super::request::{Request, Response};
+use super::request::{Moment, Request, Response};
 use super::respond::{Failure, header_str, json_response};
 use super::route::Route;
 use super::ticket::{Reached, Ticket};
@@ -35,6 +35,7 @@ struct FeedbackBody {
 pub(super) fn feedback<I: Invoker, S: RecordSink>(
     parts: &Parts<I, S>,
     cfg: &Config,
+    moment: Moment<'_>,
     req: Request,
     started: Instant,
 ) -> Response {
@@ -46,12 +47,20 @@ pub(super) fn feedback<I: Invoker, S: RecordSink>(
         client,
         ..
     } = req;
-    let ticket = Ticket::open(&parts.sink, cfg, Kind::Outcome, started, request_id, client);
+    let ticket = Ticket::open(
+        &parts.sink,
+        cfg,
+        moment,
+        Kind::Outcome,
+        started,
+        request_id,
+        client,
+    );
     let body = match admit(Route::Feedback, &method, &headers, body) {
         Ok(body) => body,
         Err(f) => return refuse(ticket, f),
     };
-    let now = SystemTime::now();
+    let now = moment.now;
     let identity = match identify::identify(cfg, &parts.keys, &headers, Anonymous::Refuse, now) {
         Ok(Some(identity)) => identity,
         Ok(None) => {
@@ -62,7 +71,7 @@ pub(super) fn feedback<I: Invoker, S: RecordSink>(
         }
         Err(f) => return ticket.fail(Reached::Admission, f),
     };
-    let assigned = assignment::assign(cfg, &headers, identity);
+    let assigned = assignment::assign(cfg, moment.phase.split(), &headers, identity);
     let reached = Reached::Assignment(&assigned);
     match parse_feedback(&headers, &body) {
         Ok(outcome) => {

@@ -19,7 +19,7 @@ mod route;
 mod ticket;
 
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::{Method, StatusCode};
 
@@ -35,6 +35,7 @@ use crate::identity::{self, CookieKeys};
 use crate::record::{Kind, RecordSink};
 use crate::sagemaker::Invoker;
 use parts::Parts;
+use request::Moment;
 use respond::{Failure, empty, method_not_allowed};
 use ticket::{Reached, Ticket};
 
@@ -52,7 +53,7 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
     pub fn new(config: Config, keys: CookieKeys, invoker: I, sink: S) -> Self {
         let mut versions = VersionBook::default();
         // A fresh book takes any first config.
-        let _ = versions.bind(&config);
+        let _ = config.bind_versions(&mut versions);
         Router {
             config: RwLock::new(Arc::new(config)),
             versions: Mutex::new(versions),
@@ -87,7 +88,7 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.config().check_reload(&next)?;
-        versions.bind(&next)?;
+        next.bind_versions(&mut versions)?;
         let next = Arc::new(next);
         match self.config.write() {
             Ok(mut c) => *c = next,
@@ -105,6 +106,11 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
     pub async fn handle(&self, req: Request) -> Response {
         let started = Instant::now();
         let cfg = self.config();
+        let now = SystemTime::now();
+        let moment = Moment {
+            now,
+            phase: cfg.phase_at(now),
+        };
         let route = Route::of(&req.path);
         let origin = cors::allowed_origin(cfg.cors(), &req.headers).cloned();
         let mut resp = if route != Route::Unknown && cors::is_preflight(&req.method, &req.headers) {
@@ -115,11 +121,11 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             r
         } else {
             match route {
-                Route::Health if req.method == Method::GET => health::health(&cfg),
+                Route::Health if req.method == Method::GET => health::health(&cfg, moment.now),
                 Route::Health => method_not_allowed(&req.request_id, "GET"),
-                Route::Predict => predict::predict(&self.parts, &cfg, req, started).await,
-                Route::Feedback => feedback::feedback(&self.parts, &cfg, req, started),
-                Route::Unknown => self.not_found(&cfg, req, started),
+                Route::Predict => predict::predict(&self.parts, &cfg, moment, req, started).await,
+                Route::Feedback => feedback::feedback(&self.parts, &cfg, moment, req, started),
+                Route::Unknown => self.not_found(&cfg, moment, req, started),
             }
         };
         cors::decorate(resp.headers_mut(), origin.as_ref());
@@ -128,11 +134,18 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
 
     /// An unknown route is answered and recorded as a decision with no unit, so that a
     /// misconfigured client shows in the records.
-    fn not_found(&self, cfg: &Config, req: Request, started: Instant) -> Response {
+    fn not_found(
+        &self,
+        cfg: &Config,
+        moment: Moment<'_>,
+        req: Request,
+        started: Instant,
+    ) -> Response {
         let path = req.path.split('?').next().unwrap_or("").to_owned();
         let ticket = Ticket::open(
             &self.parts.sink,
             cfg,
+            moment,
             Kind::Decision,
             started,
             req.request_id,

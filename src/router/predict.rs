@@ -1,7 +1,7 @@
 //! `POST /predict`: admission → identity → assignment → invocation → answer and record, each
 //! stage taking what the one before produced.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header;
@@ -11,7 +11,7 @@ use super::assignment::{self, Assigned};
 use super::identify::{self, Anonymous};
 use super::invoke::{self, Call, Invoked};
 use super::parts::Parts;
-use super::request::{Request, Response};
+use super::request::{Moment, Request, Response};
 use super::respond::{Failure, header_str, rfc3339, set};
 use super::route::Route;
 use super::ticket::{Reached, Ticket};
@@ -24,6 +24,7 @@ use crate::transform;
 pub(super) async fn predict<I: Invoker, S: RecordSink>(
     parts: &Parts<I, S>,
     cfg: &Config,
+    moment: Moment<'_>,
     req: Request,
     started: Instant,
 ) -> Response {
@@ -38,6 +39,7 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
     let ticket = Ticket::open(
         &parts.sink,
         cfg,
+        moment,
         Kind::Decision,
         started,
         request_id,
@@ -47,7 +49,7 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
         Ok(body) => body,
         Err(f) => return refuse(ticket, f),
     };
-    let now = SystemTime::now();
+    let now = moment.now;
     let anonymous = Anonymous::Mint(&parts.minter);
     let identity = match identify::identify(cfg, &parts.keys, &headers, anonymous, now) {
         Ok(Some(identity)) => identity,
@@ -57,7 +59,7 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
         }
         Err(f) => return ticket.fail(Reached::Admission, f),
     };
-    let assigned = assignment::assign(cfg, &headers, identity);
+    let assigned = assignment::assign(cfg, moment.phase.split(), &headers, identity);
     let content_type = header_str(&headers, header::CONTENT_TYPE).unwrap_or("application/json");
     if let Err(f) = check_content_type(cfg, content_type) {
         return ticket.fail(Reached::Assignment(&assigned), f);

@@ -3,8 +3,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::time::SystemTime;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method};
+
+use crate::config::Phase;
 
 /// Largest request body accepted: Lambda's synchronous payload limit.
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -118,6 +122,14 @@ impl Drop for ClientGuard {
 
 /// The response both front doors send back.
 pub type Response = http::Response<Bytes>;
+
+/// The request's one clock reading and the phase of the config in force at it: the record's
+/// `ts`, its `config_version`, the split and the cookie checks all use this one reading.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moment<'c> {
+    pub now: SystemTime,
+    pub phase: &'c Phase,
+}
 
 #[cfg(test)]
 mod tests {

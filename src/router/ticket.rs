@@ -4,13 +4,13 @@
 //! without its record, or recorded twice. Dropped unanswered (a cancelled future, a panic
 //! unwinding), it still writes its record, as an internal failure.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use http::{HeaderValue, StatusCode, header};
 
 use super::assignment::Assigned;
 use super::invoke::Invoked;
-use super::request::{Client, Response};
+use super::request::{Client, Moment, Response};
 use super::respond::{Failure, millis, rfc3339, set};
 use crate::config::Config;
 use crate::error::ErrorKind;
@@ -48,6 +48,7 @@ impl<'r> Reached<'r> {
 pub(crate) struct Ticket<'a, S: RecordSink> {
     sink: &'a S,
     cfg: &'a Config,
+    moment: Moment<'a>,
     kind: Kind,
     started: Instant,
     request_id: String,
@@ -61,6 +62,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
     pub(crate) fn open(
         sink: &'a S,
         cfg: &'a Config,
+        moment: Moment<'a>,
         kind: Kind,
         started: Instant,
         request_id: String,
@@ -69,6 +71,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
         Ticket {
             sink,
             cfg,
+            moment,
             kind,
             started,
             request_id,
@@ -110,7 +113,11 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
         set(headers, "x-canary-request-id", &self.request_id);
         if let Some(a) = reached.assigned() {
             set(headers, "x-canary-arm", arm_name(cfg, a.arm()));
-            set(headers, "x-canary-config-version", cfg.version());
+            set(
+                headers,
+                "x-canary-config-version",
+                self.moment.phase.version(),
+            );
             if let Some(served) = reached
                 .invoked()
                 .and_then(Invoked::served)
@@ -138,7 +145,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
     ) {
         self.written = true;
         let cfg = self.cfg;
-        let now = SystemTime::now();
+        let Moment { now, phase } = self.moment;
         let assigned = reached.assigned();
         let invoked = reached.invoked();
         let empty_outcome = OutcomeFields::default();
@@ -151,13 +158,13 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
             ts: rfc3339(now),
             request_id: &self.request_id,
             experiment: cfg.experiment(),
-            config_version: cfg.version(),
+            config_version: phase.version(),
             unit: assigned.map(|a| a.assignment.unit.to_hex()),
             id_source: assigned.map_or(IdSource::None, Assigned::id_source),
             assigned_by: assigned.map(|a| a.assignment.assigned_by),
             bucket: assigned.map(|a| a.assignment.bucket),
             arm: assigned.map(|a| arm_name(cfg, a.arm())),
-            weights: cfg.weights(),
+            weights: phase.weights_json(),
             served_arm: invoked.and_then(Invoked::served).map(|s| arm_name(cfg, s)),
             endpoint: invoked.map(|i| i.endpoint(cfg)),
             invoked_variant: invoked.and_then(Invoked::invoked_variant),
