@@ -16,14 +16,14 @@ use tokio::net::{TcpListener, TcpStream};
 use canary_router::config::Config;
 use canary_router::emulator::{self, Emulator};
 use canary_router::identity::CookieKeys;
-use canary_router::record::{Record, RecordSink};
+use canary_router::record::{Line, RecordSink};
 use canary_router::router::{Request, Router};
 use canary_router::sagemaker::{self, Invocation, InvokeError, Invoker, ModelAnswer, SdkInvoker};
 
 /// Serialises each record like the stdout sink, then drops it.
 struct NullSink;
 impl RecordSink for NullSink {
-    fn write(&self, record: &Record<'_>) {
+    fn write(&self, record: &Line<'_>) {
         let line = serde_json::to_vec(record).expect("record serialises");
         std::hint::black_box(line);
     }

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use canary_router::app::{self, CliError, MissingKey, SageMaker, SdkRouter};
 use canary_router::config::{self, ConfigError, ProcessEnv, Source};
 use canary_router::emulator::{self, Emulator};
+use canary_router::front::refresh::{self, Applier};
 use canary_router::front::server::Limits;
 use canary_router::front::{lambda, serve, watch};
 
@@ -136,9 +137,19 @@ fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
 
 async fn run_lambda() -> Result<(), CliError> {
     let env = ProcessEnv;
-    let text = app::config_text(&env, None)?.ok_or(ConfigError::Missing)?;
+    let loaded = app::load_config(&env, None)
+        .await?
+        .ok_or(ConfigError::Missing)?;
     let router =
-        app::build_router(&env, &text.text, MissingKey::Refuse, SageMaker::FromEnv).await?;
+        app::build_router(&env, &loaded.text, MissingKey::Refuse, SageMaker::FromEnv).await?;
+    let router = Arc::new(router);
+    if let Some(client) = loaded.appconfig {
+        tokio::spawn(refresh::refresh_appconfig(
+            Arc::clone(&router),
+            client,
+            Applier::starting_with(&loaded.text),
+        ));
+    }
     lambda::run(router)
         .await
         .map_err(|e| CliError::Runtime(format!("the Lambda runtime stopped: {e}")))
@@ -150,19 +161,34 @@ async fn run_serve(
     limits: Limits,
 ) -> Result<(), CliError> {
     let env = ProcessEnv;
-    let Some(text) = app::config_text(&env, config_path.as_deref())? else {
+    let Some(loaded) = app::load_config(&env, config_path.as_deref()).await? else {
         return serve_bundled_demo(listen, limits).await;
     };
-    let router =
-        app::build_router(&env, &text.text, MissingKey::Ephemeral, SageMaker::FromEnv).await?;
+    let router = app::build_router(
+        &env,
+        &loaded.text,
+        MissingKey::Ephemeral,
+        SageMaker::FromEnv,
+    )
+    .await?;
     let router = Arc::new(router);
-    if let Source::File(path) = text.source {
-        tokio::spawn(watch::watch_config(
-            Arc::clone(&router),
-            env,
-            path,
-            Duration::from_millis(500),
-        ));
+    match (loaded.source, loaded.appconfig) {
+        (Source::File(path), _) => {
+            tokio::spawn(watch::watch_config(
+                Arc::clone(&router),
+                env,
+                path,
+                Duration::from_millis(500),
+            ));
+        }
+        (_, Some(client)) => {
+            tokio::spawn(refresh::refresh_appconfig(
+                Arc::clone(&router),
+                client,
+                Applier::starting_with(&loaded.text),
+            ));
+        }
+        _ => {}
     }
     serve_router(router, listen, limits).await
 }
@@ -171,7 +197,7 @@ async fn run_serve(
 /// the demo models, so a fresh machine with no AWS account has something to call.
 async fn serve_bundled_demo(listen: SocketAddr, limits: Limits) -> Result<(), CliError> {
     eprintln!(
-        "notice: no config given (--config, CANARY_CONFIG, CANARY_CONFIG_FILE): serving the bundled demo config against an embedded SageMaker emulator"
+        "notice: no config given (--config, CANARY_CONFIG, CANARY_CONFIG_FILE, CANARY_APPCONFIG): serving the bundled demo config against an embedded SageMaker emulator"
     );
     let emulator = Emulator::new(emulator::demo_models())?;
     let emu_listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;

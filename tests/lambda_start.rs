@@ -58,5 +58,5 @@ fn both_config_sources_at_once_is_an_error() {
         ("CANARY_CONFIG_FILE", "/tmp/x.json"),
     ]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("not both"), "{err}");
+    assert!(err.contains("at most one of"), "{err}");
 }

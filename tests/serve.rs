@@ -353,8 +353,26 @@ fn hot_reload_swaps_valid_files_refuses_bad_ones_and_drops_no_request() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(version(), "v2");
     let log = srv.stderr();
-    assert!(log.contains("config reload refused"), "{log}");
+    assert!(log.contains("config refused"), "{log}");
     assert!(log.contains("version: `v2` is unchanged"), "{log}");
+    // Each refused document is one `config` line, naming the version still serving.
+    let refusals: Vec<Value> = srv
+        .records()
+        .into_iter()
+        .filter(|r| r["kind"] == "config")
+        .collect();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r["config_version"] == "v2" && r["config_refusals"] == 1)
+    );
+    assert_eq!(
+        refusals[0]["refused_version"],
+        Value::Null,
+        "invalid JSON names no version"
+    );
+    assert_eq!(refusals[1]["refused_version"], "v2");
     // And a valid v3 still goes through afterwards.
     let mut back = config();
     back["version"] = json!("v3");

@@ -1,7 +1,7 @@
 //! The one error of the command line: every subcommand's failure, with its exit status, printed
 //! once by `main`.
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, FetchError};
 use crate::demo::DemoError;
 use crate::emulator::{EmulateError, ModelsError};
 use crate::identity::KeyError;
@@ -23,6 +23,14 @@ pub enum CliError {
         "cookies are enabled but CANARY_COOKIE_KEY is not set: set it to a base64 key of at least 64 bytes (openssl rand -base64 64), or set cookie.enabled to false"
     )]
     NoCookieKey,
+    /// The AppConfig extension gave no document at start-up.
+    #[error("AppConfig {target}: {error}")]
+    AppConfig {
+        /// `APP/ENV/PROFILE`.
+        target: String,
+        /// Why.
+        error: FetchError,
+    },
     /// The SDK config cannot be used.
     #[error(transparent)]
     Sdk(#[from] SdkConfigError),
@@ -66,6 +74,13 @@ impl CliError {
             CliError::Models(ModelsError::Invalid(_)) => 2,
             CliError::Models(ModelsError::Read { .. }) => 3,
             CliError::Emulate(e) => e.exit_code(),
+            // A 4xx means the names in CANARY_APPCONFIG are wrong; anything else that the
+            // extension cannot be reached or failed.
+            CliError::AppConfig {
+                error: FetchError::Status { status, .. },
+                ..
+            } if (400..500).contains(status) => 2,
+            CliError::AppConfig { .. } => 3,
             CliError::Report(e) => e.exit_code(),
             CliError::Plan(e) => e.exit_code(),
             CliError::Demo(e) => e.exit_code(),

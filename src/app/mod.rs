@@ -5,7 +5,8 @@ mod error;
 
 pub use error::CliError;
 
-use crate::config::{self, Config, ConfigError, Env, Source};
+use crate::config::{self, Config, Env, Source};
+use crate::front::appconfig::AppConfigClient;
 use crate::identity::CookieKeys;
 use crate::record::StdoutSink;
 use crate::router::Router;
@@ -23,28 +24,57 @@ pub enum MissingKey {
     Ephemeral,
 }
 
-/// Where a config's text came from: the watcher follows files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigText {
+/// A config document and where it came from: a file is watched, AppConfig is asked again.
+pub struct Loaded {
     /// The JSON document.
     pub text: String,
     /// Its source.
     pub source: Source,
+    /// For an AppConfig source, the client that keeps asking.
+    pub appconfig: Option<AppConfigClient>,
 }
 
-/// The config text from `--config FILE`, else the environment; `None` when nothing names one.
-pub fn config_text(
+/// The config from `--config FILE`, else the environment (`CANARY_CONFIG`, `CANARY_CONFIG_FILE`,
+/// `CANARY_APPCONFIG`); `None` when nothing names one. An AppConfig document is fetched here,
+/// waiting a little for an extension that is still starting.
+pub async fn load_config(
     env: &dyn Env,
     file: Option<&std::path::Path>,
-) -> Result<Option<ConfigText>, ConfigError> {
+) -> Result<Option<Loaded>, CliError> {
     if let Some(path) = file {
         let text = config::read_file(env, path)?;
-        return Ok(Some(ConfigText {
+        return Ok(Some(Loaded {
             text,
             source: Source::File(path.to_owned()),
+            appconfig: None,
         }));
     }
-    Ok(config::text_from_env(env)?.map(|(text, source)| ConfigText { text, source }))
+    match config::source_from_env(env)? {
+        None => Ok(None),
+        Some((Some(text), source)) => Ok(Some(Loaded {
+            text,
+            source,
+            appconfig: None,
+        })),
+        Some((None, Source::AppConfig(target))) => {
+            let client = AppConfigClient::new(target.clone());
+            let doc = client
+                .fetch_at_start()
+                .await
+                .map_err(|error| CliError::AppConfig {
+                    target: target.name(),
+                    error,
+                })?;
+            Ok(Some(Loaded {
+                text: doc.text,
+                source: Source::AppConfig(target),
+                appconfig: Some(client),
+            }))
+        }
+        Some((None, source)) => Err(CliError::Runtime(format!(
+            "the config source {source:?} gave no document"
+        ))),
+    }
 }
 
 /// Cookie keys from `CANARY_COOKIE_KEY` and `CANARY_COOKIE_KEY_PREVIOUS`.

@@ -37,8 +37,16 @@ pub enum ConfigError {
         var: &'static str,
     },
     /// More than one source names a config.
-    #[error("set either CANARY_CONFIG or CANARY_CONFIG_FILE, not both")]
+    #[error("set at most one of CANARY_CONFIG, CANARY_CONFIG_FILE and CANARY_APPCONFIG")]
     BothSources,
+    /// A variable that says where the config comes from cannot be used.
+    #[error("{var}: {reason}")]
+    Environment {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The config file cannot be read.
     #[error("cannot read config file {path}: {source}")]
     Read {

@@ -2,6 +2,7 @@
 //! compiled into the form the handler reads. One file per concern; loading goes through the
 //! `Env` seam so that tests never touch the environment.
 
+mod appconfig;
 mod arms;
 mod cookie;
 mod cors;
@@ -17,6 +18,10 @@ mod timeouts;
 
 use http::HeaderName;
 
+pub use appconfig::{
+    AppConfigTarget, DEFAULT_APPCONFIG_PORT, DEFAULT_REFRESH_MS, Document, FetchError,
+    MAX_DOCUMENT_BYTES, MIN_REFRESH_MS, read_answer,
+};
 pub use arms::Arm;
 pub use cookie::{
     CookieSettings, DEFAULT_COOKIE_MAX_AGE_DAYS, DEFAULT_COOKIE_NAME,
@@ -30,7 +35,7 @@ pub use overrides::{
 pub(crate) use parse::parse_document;
 pub use reload::VersionBook;
 pub use schedule::{Phase, parse_rfc3339, phase_index_at};
-pub use source::{Env, ProcessEnv, Source, read_file, text_from_env};
+pub use source::{Env, ProcessEnv, Source, read_file, source_from_env, text_from_env};
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS, MAX_TOTAL_TIMEOUT_MS, Timeouts,
 };

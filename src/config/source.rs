@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::appconfig::AppConfigTarget;
 use super::error::ConfigError;
 
 /// Where configuration comes from: the process environment in production, a map in tests.
@@ -33,28 +34,56 @@ pub enum Source {
     Inline,
     /// A file (`--config` or `CANARY_CONFIG_FILE`), which `serve` watches.
     File(PathBuf),
+    /// `CANARY_APPCONFIG`: the AppConfig extension, asked again every refresh interval.
+    AppConfig(AppConfigTarget),
 }
 
-/// Reads the config text from `CANARY_CONFIG` or `CANARY_CONFIG_FILE`; `None` when neither is set.
-/// A variable set to nothing (or whitespace) is refused when it is the only one set, so that a
-/// blank value never falls back to anything; beside another source it counts as unset, as
-/// template tools pass an omitted value as an empty string.
-pub fn text_from_env(env: &dyn Env) -> Result<Option<(String, Source)>, ConfigError> {
+/// Where the environment says the config comes from, with its text for the inline and file
+/// sources; `None` when nothing is set. At most one of `CANARY_CONFIG`, `CANARY_CONFIG_FILE`
+/// and `CANARY_APPCONFIG` may be set. A variable set to nothing (or whitespace) is refused when
+/// it is the only one set, so that a blank value never falls back to anything; beside another
+/// source it counts as unset, as template tools pass an omitted value as an empty string.
+pub fn source_from_env(env: &dyn Env) -> Result<Option<(Option<String>, Source)>, ConfigError> {
     const INLINE: &str = "CANARY_CONFIG";
     const FILE: &str = "CANARY_CONFIG_FILE";
-    let (inline, file) = (env.var(INLINE), env.var(FILE));
-    let filled = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.trim().is_empty());
-    match (filled(&inline), filled(&file)) {
-        (true, true) => Err(ConfigError::BothSources),
-        (true, false) => Ok(inline.map(|text| (text, Source::Inline))),
-        (false, true) => {
-            let path = PathBuf::from(file.unwrap_or_default().trim());
-            read_file(env, &path).map(|t| Some((t, Source::File(path))))
+    const APPCONFIG: &str = "CANARY_APPCONFIG";
+    let vars = [INLINE, FILE, APPCONFIG].map(|name| (name, env.var(name)));
+    let filled: Vec<(&str, String)> = vars
+        .iter()
+        .filter_map(|(name, v)| {
+            v.as_ref()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (*name, v.clone()))
+        })
+        .collect();
+    match filled.as_slice() {
+        [] => match vars.iter().find(|(_, v)| v.is_some()) {
+            Some((var, _)) => Err(ConfigError::Empty { var }),
+            None => Ok(None),
+        },
+        [(INLINE, text)] => Ok(Some((Some(text.clone()), Source::Inline))),
+        [(FILE, path)] => {
+            let path = PathBuf::from(path.trim());
+            let text = read_file(env, &path)?;
+            Ok(Some((Some(text), Source::File(path))))
         }
-        (false, false) if inline.is_some() => Err(ConfigError::Empty { var: INLINE }),
-        (false, false) if file.is_some() => Err(ConfigError::Empty { var: FILE }),
-        (false, false) => Ok(None),
+        [(_, target)] => {
+            let target = AppConfigTarget::parse(
+                target,
+                env.var("AWS_APPCONFIG_EXTENSION_HTTP_PORT").as_deref(),
+                env.var("CANARY_CONFIG_REFRESH_MS").as_deref(),
+            )?;
+            Ok(Some((None, Source::AppConfig(target))))
+        }
+        _ => Err(ConfigError::BothSources),
     }
+}
+
+/// Reads the config text from `CANARY_CONFIG` or `CANARY_CONFIG_FILE`; `None` when neither is
+/// set. An AppConfig source has no text yet: this is `None` for it too (see
+/// [`source_from_env`]).
+pub fn text_from_env(env: &dyn Env) -> Result<Option<(String, Source)>, ConfigError> {
+    Ok(source_from_env(env)?.and_then(|(text, source)| text.map(|t| (t, source))))
 }
 
 /// Reads a config file through the seam.
@@ -112,6 +141,35 @@ mod tests {
             "{err}"
         );
         assert_eq!(text_from_env(&MapEnv(HashMap::new())).unwrap(), None);
+    }
+
+    #[test]
+    fn at_most_one_source_and_appconfig_is_parsed() {
+        let env = MapEnv(HashMap::from([("CANARY_APPCONFIG", "app/env/profile")]));
+        match source_from_env(&env).unwrap() {
+            Some((None, Source::AppConfig(t))) => assert_eq!(t.name(), "app/env/profile"),
+            other => panic!("{other:?}"),
+        }
+        let env = MapEnv(HashMap::from([
+            ("CANARY_APPCONFIG", "app/env/profile"),
+            ("CANARY_CONFIG", "{}"),
+        ]));
+        assert!(matches!(
+            source_from_env(&env),
+            Err(ConfigError::BothSources)
+        ));
+        let env = MapEnv(HashMap::from([("CANARY_APPCONFIG", "app/env")]));
+        assert!(matches!(
+            source_from_env(&env),
+            Err(ConfigError::Environment { .. })
+        ));
+        let env = MapEnv(HashMap::from([("CANARY_APPCONFIG", " ")]));
+        assert!(matches!(
+            source_from_env(&env),
+            Err(ConfigError::Empty {
+                var: "CANARY_APPCONFIG"
+            })
+        ));
     }
 
     #[test]

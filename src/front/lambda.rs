@@ -109,7 +109,7 @@ pub fn service<I: Invoker, S: RecordSink>(router: &Router<I, S>) -> LambdaServic
 
 /// Runs the router as the Lambda function until the runtime stops it.
 pub async fn run<I: Invoker, S: RecordSink>(
-    router: Router<I, S>,
+    router: std::sync::Arc<Router<I, S>>,
 ) -> Result<(), lambda_http::Error> {
     lambda_runtime::run(service(&router)).await
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::refresh::Applier;
 use crate::config::{self, Config, ConfigError, Env};
 use crate::record::RecordSink;
 use crate::router::Router;
@@ -32,48 +33,38 @@ pub fn reload_file<I: Invoker, S: RecordSink>(
     reload_text(router, &config::read_file(env, path)?)
 }
 
-/// What the watcher last saw of the file.
-#[derive(Debug, PartialEq, Eq)]
-enum Seen {
-    Text(String),
-    Unreadable,
-}
-
 /// Watches a config file and reloads the router when its contents change. An invalid file, or
-/// a changed split under a version already served, is refused with a logged reason; the old
-/// config keeps serving. A file that cannot be read is logged once, not on every look.
+/// a changed split under a version already served, is refused (logged once and written as a
+/// `config` line); the old config keeps serving. A file that cannot be read is logged once,
+/// not on every look.
 pub async fn watch_config<I: Invoker, S: RecordSink, E: Env + Send + Sync + 'static>(
     router: Arc<Router<I, S>>,
     env: E,
     path: PathBuf,
     every: Duration,
 ) {
-    let mut last = match env.read(&path) {
-        Ok(text) => Seen::Text(text),
-        Err(_) => Seen::Unreadable,
+    let origin = format!("file {}", path.display());
+    let mut applier = Applier::default();
+    let mut readable = match env.read(&path) {
+        Ok(text) => {
+            applier = Applier::starting_with(&text);
+            true
+        }
+        Err(_) => false,
     };
     loop {
         tokio::time::sleep(every).await;
-        let now = match env.read(&path) {
-            Ok(text) => Seen::Text(text),
+        match env.read(&path) {
+            Ok(text) => {
+                readable = true;
+                applier.apply(&router, &text, &origin);
+            }
             Err(e) => {
-                if last != Seen::Unreadable {
+                if readable {
                     tracing::warn!(path = %path.display(), error = %e, "config file unreadable; keeping the current config until it is readable again");
                 }
-                Seen::Unreadable
-            }
-        };
-        if now == last {
-            continue;
-        }
-        if let Seen::Text(text) = &now {
-            match reload_text(&router, text) {
-                Ok(version) => tracing::info!(path = %path.display(), %version, "config reloaded"),
-                Err(e) => {
-                    tracing::error!(path = %path.display(), reason = %e, "config reload refused; the previous config keeps serving")
-                }
+                readable = false;
             }
         }
-        last = now;
     }
 }

@@ -1,10 +1,12 @@
 //! One record per request: `decision` for `/predict` (with a CloudWatch EMF block), `outcome` for
 //! `/feedback`. Records go to stdout as raw JSON lines; nothing meant for people goes there.
 
+mod config_line;
 mod emf;
 mod schema;
 mod sink;
 
+pub use config_line::ConfigRefusal;
 pub use emf::{Emf, EmfDirective, EmfMetric, Metrics};
-pub use schema::{Kind, OutcomeFields, Record};
+pub use schema::{Kind, Line, OutcomeFields, Record};
 pub use sink::{FileSink, MemorySink, RecordSink, StdoutSink};

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::config_line::ConfigRefusal;
 use super::emf::{
     BY_ARM, BY_EXPERIMENT, Emf, EmfDirective, Metrics, WITH_MODEL_LATENCY, WITHOUT_MODEL_LATENCY,
 };
@@ -81,6 +82,16 @@ pub struct OutcomeFields {
     pub value: Option<f64>,
     /// The `request_id` of the prediction it is about.
     pub prediction_id: Option<String>,
+}
+
+/// One line of the record stream: a request's record, or a refused config document.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Line<'a> {
+    /// A `decision` or `outcome` record.
+    Request(Record<'a>),
+    /// A `config` line.
+    ConfigRefused(ConfigRefusal<'a>),
 }
 
 impl<'a> Record<'a> {

@@ -5,16 +5,16 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::schema::Record;
+use super::schema::Line;
 
 /// Where records go.
 pub trait RecordSink: Send + Sync + 'static {
-    /// Writes one record; failures to write are reported on stderr, never to the client.
-    fn write(&self, record: &Record<'_>);
+    /// Writes one line; failures to write are reported on stderr, never to the client.
+    fn write(&self, record: &Line<'_>);
 }
 
 impl<T: RecordSink> RecordSink for Arc<T> {
-    fn write(&self, record: &Record<'_>) {
+    fn write(&self, record: &Line<'_>) {
         (**self).write(record);
     }
 }
@@ -24,7 +24,7 @@ impl<T: RecordSink> RecordSink for Arc<T> {
 pub struct StdoutSink;
 
 impl RecordSink for StdoutSink {
-    fn write(&self, record: &Record<'_>) {
+    fn write(&self, record: &Line<'_>) {
         match serde_json::to_vec(record) {
             Ok(mut line) => {
                 line.push(b'\n');
@@ -60,7 +60,7 @@ impl FileSink {
 }
 
 impl RecordSink for FileSink {
-    fn write(&self, record: &Record<'_>) {
+    fn write(&self, record: &Line<'_>) {
         if let Ok(mut w) = self.0.lock() {
             let result = serde_json::to_writer(&mut *w, record)
                 .map_err(std::io::Error::other)
@@ -84,7 +84,7 @@ impl MemorySink {
 }
 
 impl RecordSink for MemorySink {
-    fn write(&self, record: &Record<'_>) {
+    fn write(&self, record: &Line<'_>) {
         if let (Ok(v), Ok(mut all)) = (serde_json::to_value(record), self.0.lock()) {
             all.push(v);
         }

@@ -15,7 +15,7 @@ use super::respond::{Failure, millis, rfc3339, set};
 use crate::config::Config;
 use crate::error::ErrorKind;
 use crate::identity::IdSource;
-use crate::record::{Kind, OutcomeFields, Record, RecordSink};
+use crate::record::{Kind, Line, OutcomeFields, Record, RecordSink};
 
 /// How far a request got, which is what its record and headers can say.
 #[derive(Clone, Copy)]
@@ -184,7 +184,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
             let ts_ms = u64::try_from(ts_ms).unwrap_or(u64::MAX);
             record.metrics = Some(record.decision_metrics(cfg.metrics_namespace(), ts_ms));
         }
-        self.sink.write(&record);
+        self.sink.write(&Line::Request(record));
     }
 }
 
