@@ -73,6 +73,9 @@ enum Command {
         /// Models file (endpoints, variants, models, faults); the bundled demo models when absent.
         #[arg(long)]
         models: Option<PathBuf>,
+        /// Also answer as the AppConfig extension, with documents from DIR/APP/ENV/PROFILE.json.
+        #[arg(long, value_name = "DIR")]
+        appconfig: Option<PathBuf>,
     },
     /// Run the whole story end to end on this machine: emulator, router, synthetic users, checks.
     Demo(canary_router::demo::DemoArgs),
@@ -126,9 +129,11 @@ fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
                 config,
                 limits,
             }) => run_serve(listen, config, limits.limits()).await,
-            Some(Command::Emulate { listen, models }) => {
-                Ok(emulator::cli_main(listen, models).await?)
-            }
+            Some(Command::Emulate {
+                listen,
+                models,
+                appconfig,
+            }) => Ok(emulator::cli_main(listen, models, appconfig).await?),
             Some(Command::Demo(args)) => Ok(canary_router::demo::cli_main(args).await?),
             Some(Command::Report(_) | Command::Plan(_)) => Ok(()),
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::appconfig::AppConfigStore;
 use super::container::{self, Container, HttpClient};
 use super::iris::{self, LogReg};
 use super::models::{self, Faults, ModelSpec, ModelsError, ModelsFile, is_valid_name};
@@ -60,6 +61,7 @@ pub struct Emulator {
     endpoints: BTreeMap<String, Endpoint>,
     http: Option<HttpClient>,
     request_ids: SplitMix,
+    appconfig: Option<AppConfigStore>,
 }
 
 struct Endpoint {
@@ -147,7 +149,19 @@ impl Emulator {
             http: needs_http.then(container::client),
             endpoints,
             models,
+            appconfig: None,
         })
+    }
+
+    /// Also answers as the AppConfig extension, with the documents under `store`'s directory.
+    pub fn with_appconfig(mut self, store: AppConfigStore) -> Self {
+        self.appconfig = Some(store);
+        self
+    }
+
+    /// The AppConfig stand-in, when there is one.
+    pub fn appconfig(&self) -> Option<&AppConfigStore> {
+        self.appconfig.as_ref()
     }
 
     /// The models it was built from.

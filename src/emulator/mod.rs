@@ -8,6 +8,7 @@
 //! of its own, `GET /endpoints` (the endpoints, variants, invocation counts and model
 //! accuracies as JSON).
 
+mod appconfig;
 mod container;
 mod engine;
 mod iris;
@@ -19,6 +20,7 @@ mod wire;
 #[cfg(all(test, feature = "aws"))]
 mod sdk_tests;
 
+pub use appconfig::AppConfigStore;
 pub use engine::{Emulator, Invocation, InvocationOutput, iris_samples};
 pub use iris::{LABELS as IRIS_LABELS, LogReg};
 pub use models::{

@@ -16,6 +16,7 @@ use std::sync::atomic::AtomicU64;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
+use super::appconfig::{self, AppConfigStore};
 use super::engine::{Emulator, Invocation};
 use super::models::{ModelSpec, ModelsError, demo_models, load_models};
 use super::wire::{
@@ -153,6 +154,21 @@ impl Emulator {
                     }
                 }
             }
+            (
+                &Method::GET,
+                [
+                    "applications",
+                    app,
+                    "environments",
+                    env,
+                    "configurations",
+                    profile,
+                ],
+            ) if self.appconfig().is_some() => match self.appconfig() {
+                Some(store) => store.answer(app, env, profile),
+                None => appconfig::bad_request(),
+            },
+            (_, ["applications", ..]) if self.appconfig().is_some() => appconfig::bad_request(),
             (&Method::GET, ["ping"]) => {
                 let mut resp = http::Response::new(Bytes::new());
                 insert_request_id(resp.headers_mut(), &request_id);
@@ -246,7 +262,11 @@ fn percent_decode(s: &str) -> String {
 /// The `emulate` subcommand: serves `models` (or the bundled demo models) on `listen` until
 /// ctrl-c or SIGTERM. Exit codes per the contract: 2 for a models file that is invalid (the
 /// message names the key), 3 for an unreadable file or a port in use.
-pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(), EmulateError> {
+pub async fn cli_main(
+    listen: SocketAddr,
+    models: Option<PathBuf>,
+    appconfig: Option<PathBuf>,
+) -> Result<(), EmulateError> {
     let (file, source) = match &models {
         Some(path) => {
             let name = path.display().to_string();
@@ -262,6 +282,10 @@ pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(),
         source_name: source.clone(),
         error,
     })?;
+    let emulator = match appconfig {
+        Some(dir) => emulator.with_appconfig(AppConfigStore::new(dir)),
+        None => emulator,
+    };
     let emulator = Arc::new(emulator);
     let listener = TcpListener::bind(listen).await.map_err(|e| {
         let context = if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -306,6 +330,13 @@ pub async fn cli_main(listen: SocketAddr, models: Option<PathBuf>) -> Result<(),
         );
     }
     eprintln!("  use it: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={url}");
+    if let Some(store) = emulator.appconfig() {
+        eprintln!(
+            "  AppConfig stand-in: documents from {} (APP/ENV/PROFILE.json); use it: AWS_APPCONFIG_EXTENSION_HTTP_PORT={} CANARY_APPCONFIG=APP/ENV/PROFILE",
+            store.dir().display(),
+            addr.port()
+        );
+    }
     eprintln!(
         "  try:    curl -s {url}/endpoints/iris-a/invocations -H 'Content-Type: application/json' -d '{{\"features\": [5.1, 3.5, 1.4, 0.2]}}'"
     );
