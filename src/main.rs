@@ -14,7 +14,7 @@ use canary_router::config::{self, ConfigError, ProcessEnv, Source};
 use canary_router::emulator::{self, Emulator};
 use canary_router::front::refresh::{self, Applier};
 use canary_router::front::server::Limits;
-use canary_router::front::{lambda, serve, watch};
+use canary_router::front::{lambda, serve, validator, watch};
 
 #[derive(Parser)]
 #[command(
@@ -123,6 +123,11 @@ fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
         .map_err(CliError::io("cannot start the async runtime"))?;
     runtime.block_on(async {
         match command {
+            None if std::env::var("CANARY_MODE").is_ok_and(|m| m == "appconfig-validator") => {
+                validator::run()
+                    .await
+                    .map_err(|e| CliError::Runtime(format!("the Lambda runtime stopped: {e}")))
+            }
             None => run_lambda().await,
             Some(Command::Serve {
                 listen,

@@ -8,4 +8,5 @@ pub mod lambda;
 pub mod refresh;
 pub mod serve;
 pub mod server;
+pub mod validator;
 pub mod watch;
