@@ -15,13 +15,11 @@ use std::sync::{Arc, Mutex};
 use flate2::bufread::MultiGzDecoder;
 use memmap2::Mmap;
 
-use super::ReportError;
-use super::parse::{Def, Fact, Line, Names, parse_line};
+use crate::report::error::ReportError;
+use crate::report::parse::{Batch, Fact, LineCounts, LineParser, MAX_LINE, parse_chunk_into};
 
 /// Size of the chunks handed to the parsing workers.
 const CHUNK: usize = 2 << 20;
-/// A line longer than this is not a record: it is counted as corrupt and skipped.
-pub const MAX_LINE: usize = 16 << 20;
 
 /// One source of records.
 #[derive(Debug)]
@@ -36,7 +34,7 @@ pub enum Input {
 
 impl Input {
     /// `-` is stdin, anything else a file path.
-    pub fn from_arg(path: PathBuf) -> Input {
+    pub(crate) fn from_arg(path: PathBuf) -> Input {
         if path.as_os_str() == "-" {
             Input::Stdin
         } else {
@@ -45,7 +43,7 @@ impl Input {
     }
 
     /// How the input is named in the report.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Input::Path(p) => p.display().to_string(),
             Input::Stdin => "-".to_owned(),
@@ -91,6 +89,7 @@ fn map_plain(file: &File) -> Option<Mmap> {
     if !meta.is_file() || meta.len() < GZIP_MAGIC.len() as u64 {
         return None;
     }
+    #[allow(unsafe_code)]
     // SAFETY: the map is read-only and private to this process, but another process could
     // still change or truncate the file while it is read: a change shows up as changed bytes
     // (at worst a line counted as corrupt), a truncation as SIGBUS. Tools that read files
@@ -125,83 +124,6 @@ fn gunzip_if_needed(mut r: impl Read + Send + 'static) -> io::Result<Box<dyn Rea
     } else {
         Ok(Box::new(whole))
     }
-}
-
-/// Line counts of one batch or of the whole input.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct LineCounts {
-    /// Every line read, blank ones included.
-    pub lines: u64,
-    pub blank: u64,
-    /// Decision and outcome records, duplicates included.
-    pub records: u64,
-    pub not_records: u64,
-    pub corrupt: u64,
-}
-
-impl LineCounts {
-    /// Adds another batch's counts.
-    pub fn add(&mut self, o: &LineCounts) {
-        self.lines += o.lines;
-        self.blank += o.blank;
-        self.records += o.records;
-        self.not_records += o.not_records;
-        self.corrupt += o.corrupt;
-    }
-}
-
-/// What a worker hands the aggregator for one chunk.
-#[derive(Debug, Default)]
-pub struct Batch {
-    /// Names first seen by this worker, announced before the facts that use them.
-    pub defs: Vec<Def>,
-    pub facts: Vec<Fact>,
-    pub counts: LineCounts,
-}
-
-/// Parses one chunk of whole lines.
-#[cfg(test)]
-pub fn parse_chunk(chunk: &[u8], names: &mut Names) -> Batch {
-    parse_chunk_into(chunk, names, Vec::with_capacity(chunk.len() / 256 + 1))
-}
-
-/// [`parse_chunk`], filling a recycled `facts` vector.
-fn parse_chunk_into(chunk: &[u8], names: &mut Names, mut facts: Vec<Fact>) -> Batch {
-    facts.clear();
-    let mut batch = Batch {
-        facts,
-        ..Batch::default()
-    };
-    let c = &mut batch.counts;
-    let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
-    if !chunk.is_empty() {
-        let mut start = 0;
-        loop {
-            let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
-            c.lines += 1;
-            // Streams drop over-long lines before they are chunked; mapped files get here.
-            let line = if end - start > MAX_LINE {
-                Line::Corrupt
-            } else {
-                parse_line(&body[start..end], names)
-            };
-            match line {
-                Line::Blank => c.blank += 1,
-                Line::Record(f) => {
-                    c.records += 1;
-                    batch.facts.push(f);
-                }
-                Line::NotRecord => c.not_records += 1,
-                Line::Corrupt => c.corrupt += 1,
-            }
-            if end == body.len() {
-                break;
-            }
-            start = end + 1;
-        }
-    }
-    batch.defs = std::mem::take(&mut names.defs);
-    batch
 }
 
 /// Buffers handed back for reuse: fresh allocations of this size would be fresh pages, and
@@ -248,7 +170,7 @@ const MAX_PENDING: usize = 16;
 /// input order (so floating-point sums, and the report, do not depend on timing), while the
 /// others keep parsing; on two cores both stay busy. Stops at the first input that cannot be
 /// read.
-pub fn run(
+pub(crate) fn run(
     inputs: Vec<Input>,
     threads: usize,
     apply: impl FnMut(usize, &mut Batch) + Send,
@@ -286,7 +208,7 @@ pub fn run(
         for w in 0..threads {
             let rx = Arc::clone(&work_rx);
             s.spawn(move || {
-                let mut names = Names::default();
+                let mut parser = LineParser::default();
                 loop {
                     let work = match rx.lock() {
                         Ok(guard) => guard.recv(),
@@ -298,7 +220,7 @@ pub fn run(
                             let facts = fact_vecs
                                 .get()
                                 .unwrap_or_else(|| Vec::with_capacity(range.len() / 256 + 1));
-                            let batch = parse_chunk_into(&chunk[range], &mut names, facts);
+                            let batch = parse_chunk_into(&chunk[range], &mut parser, facts);
                             buffers.put(chunk);
                             batch
                         }
@@ -306,7 +228,7 @@ pub fn run(
                             let facts = fact_vecs
                                 .get()
                                 .unwrap_or_else(|| Vec::with_capacity(range.len() / 256 + 1));
-                            parse_chunk_into(&map[range], &mut names, facts)
+                            parse_chunk_into(&map[range], &mut parser, facts)
                         }
                         Work::Dropped(n) => Batch {
                             counts: LineCounts {
@@ -477,6 +399,7 @@ fn read_chunks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::parse::parse_chunk;
     use std::io::Write;
 
     fn chunks_of(data: &[u8]) -> (Vec<Vec<u8>>, u64) {
@@ -689,8 +612,8 @@ mod tests {
 
     #[test]
     fn parse_chunk_counts_lines() {
-        let mut names = Names::default();
-        let b = parse_chunk(b"\n{oops\nnot json\n", &mut names);
+        let mut parser = LineParser::default();
+        let b = parse_chunk(b"\n{oops\nnot json\n", &mut parser);
         assert_eq!(
             b.counts,
             LineCounts {

@@ -2,96 +2,30 @@
 //! gzip, CloudWatch exports, Lambda JSON logs) to a decision, with the statistics GrowthBook's
 //! engine uses. One streaming pass; memory is the de-duplication set (16 bytes per record plus
 //! table slack) and the per-unit state.
+//!
+//! The folders depend on each other one way only: `parse` (one line to one fact) depends on
+//! nothing else here; `input` (files, chunks, worker threads) and `aggregate` (de-duplication,
+//! per-arm and per-unit state) on `parse`; `analysis` (statistics, sample-ratio checks,
+//! verdicts) on `aggregate` and `model`; `render` (table, JSON, HTML) on `model` alone. This
+//! file wires them into the `report` command.
 
 mod aggregate;
 mod analysis;
-mod dedup;
-mod fast;
+mod error;
 mod input;
 mod model;
-mod output_html;
-mod output_table;
+mod options;
 mod parse;
-mod srm;
-pub mod stats;
+mod render;
 
 use std::io::Write;
 use std::path::PathBuf;
 
-pub use dedup::id128;
-
+pub use error::ReportError;
 pub use input::Input;
 pub use model::*;
-pub use output_html::{PALETTE, render_html};
-pub use output_table::render_table;
-pub use srm::{Srm, SrmArm};
-
-/// Why the report could not be produced.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    /// An input could not be opened or read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    /// The output could not be written.
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
-    /// The arguments do not fit the data (an unknown `--control` arm, a bad `--n-star`).
-    #[error("{0}")]
-    Usage(String),
-    /// A bug.
-    #[error("internal error: {0}")]
-    Internal(String),
-    /// `--fail-on-srm`, and a sample-ratio check flagged a phase.
-    #[error("--fail-on-srm: a sample-ratio check flagged a phase")]
-    SrmFlagged,
-}
-
-impl ReportError {
-    /// The contract's exit status: 2 for bad usage, 3 for I/O and runtime errors.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ReportError::SrmFlagged => 1,
-            ReportError::Usage(_) => 2,
-            ReportError::Io { .. } | ReportError::Write { .. } | ReportError::Internal(_) => 3,
-        }
-    }
-}
-
-/// Analysis settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Options {
-    /// The control arm; by default the first arm of each phase's weights.
-    pub control: Option<String>,
-    /// Always-valid confidence sequences instead of fixed-horizon tests.
-    pub sequential: bool,
-    /// Tuning parameter N* of the confidence sequences.
-    pub n_star: f64,
-    /// Two-sided level of tests and intervals.
-    pub alpha: f64,
-    /// Events analysed per prediction (sum of values over predictions, per unit).
-    pub per_prediction: Vec<String>,
-    /// Parsing threads; 0 picks the number of cores (at most 8).
-    pub threads: usize,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            control: None,
-            sequential: false,
-            n_star: 5000.0,
-            alpha: 0.05,
-            per_prediction: vec!["correct".to_owned()],
-            threads: 0,
-        }
-    }
-}
+pub use options::Options;
+pub use render::{PALETTE, render_html, render_json, render_table};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -136,7 +70,7 @@ pub struct ReportArgs {
 
 impl ReportArgs {
     /// The analysis options these arguments ask for.
-    pub fn options(&self) -> Options {
+    pub(crate) fn options(&self) -> Options {
         Options {
             control: self.control.clone(),
             sequential: self.sequential,
@@ -167,7 +101,7 @@ pub fn analyse(inputs: Vec<Input>, options: &Options) -> Result<Report, ReportEr
     };
     let files: Vec<String> = inputs.iter().map(Input::label).collect();
     let mut agg = aggregate::Aggregator::default();
-    input::run(inputs, threads, |w, batch: &mut input::Batch| {
+    input::run(inputs, threads, |w, batch: &mut parse::Batch| {
         agg.apply(w, batch)
     })?;
     analysis::build(agg, files, options)
@@ -187,16 +121,8 @@ pub fn analyse_records(
     analyse(vec![Input::Bytes(bytes)], options)
 }
 
-/// The report as pretty-printed JSON.
-pub fn render_json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report)
-        .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"));
-    s.push('\n');
-    s
-}
-
 /// The report in `format`.
-pub fn render(report: &Report, format: Format) -> String {
+fn render(report: &Report, format: Format) -> String {
     match format {
         Format::Table => render_table(report),
         Format::Json => render_json(report),

@@ -7,16 +7,16 @@ use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// Mean and variance of one arm's metric over `n` units (gbstats' `TestStatistic`).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Moments {
-    pub n: f64,
-    pub mean: f64,
+pub(crate) struct Moments {
+    pub(crate) n: f64,
+    pub(crate) mean: f64,
     /// Unit-level variance (not of the mean).
-    pub var: f64,
+    pub(crate) var: f64,
 }
 
 impl Moments {
     /// A conversion: the share of units with an event; variance p(1-p).
-    pub fn proportion(n: u64, converted: u64) -> Moments {
+    pub(crate) fn proportion(n: u64, converted: u64) -> Moments {
         let n = n as f64;
         let mean = if n > 0.0 { converted as f64 / n } else { 0.0 };
         Moments {
@@ -27,7 +27,7 @@ impl Moments {
     }
 
     /// A mean per unit, with the sample variance (n-1).
-    pub fn sample_mean(n: u64, sum: f64, sum_sq: f64) -> Moments {
+    pub(crate) fn sample_mean(n: u64, sum: f64, sum_sq: f64) -> Moments {
         let nf = n as f64;
         Moments {
             n: nf,
@@ -42,7 +42,7 @@ impl Moments {
 
     /// A ratio of sums (numerator x, denominator y per unit), the variance of the ratio by the
     /// delta method with the unit as the cluster.
-    pub fn ratio(n: u64, sx: f64, sxx: f64, sy: f64, syy: f64, sxy: f64) -> Moments {
+    pub(crate) fn ratio(n: u64, sx: f64, sxx: f64, sy: f64, syy: f64, sxy: f64) -> Moments {
         let m = Moments::sample_mean(n, sx, sxx);
         let d = Moments::sample_mean(n, sy, syy);
         let nf = n as f64;
@@ -58,27 +58,27 @@ impl Moments {
     }
 
     /// The standard error of the mean.
-    pub fn se(&self) -> f64 {
+    pub(crate) fn se(&self) -> f64 {
         (self.var / self.n).sqrt()
     }
 }
 
 /// An estimate with its interval and test, all from one method.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Estimate {
-    pub estimate: f64,
-    pub se: f64,
-    pub ci: (f64, f64),
-    pub p_value: f64,
+pub(crate) struct Estimate {
+    pub(crate) estimate: f64,
+    pub(crate) se: f64,
+    pub(crate) ci: (f64, f64),
+    pub(crate) p_value: f64,
     /// Test statistic (estimate / se).
-    pub t: f64,
+    pub(crate) t: f64,
     /// Welch–Satterthwaite degrees of freedom (also reported for sequential intervals).
-    pub df: f64,
+    pub(crate) df: f64,
 }
 
 /// Which interval and p-value to compute.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Method {
+pub(crate) enum Method {
     /// Fixed-horizon two-sided Welch t (gbstats `TwoSidedTTest`).
     Welch,
     /// Always-valid asymptotic confidence sequence (gbstats `SequentialTwoSidedTTest`), with
@@ -87,13 +87,13 @@ pub enum Method {
 }
 
 /// Welch–Satterthwaite degrees of freedom of the difference of two means.
-pub fn welch_df(a: &Moments, b: &Moments) -> f64 {
+pub(crate) fn welch_df(a: &Moments, b: &Moments) -> f64 {
     let (va, vb) = (a.var / a.n, b.var / b.n);
     (va + vb).powi(2) / (vb.powi(2) / (b.n - 1.0) + va.powi(2) / (a.n - 1.0))
 }
 
 /// Control `a` against treatment `b`: the absolute difference `mean_b - mean_a`.
-pub fn absolute(a: &Moments, b: &Moments, alpha: f64, method: Method) -> Option<Estimate> {
+pub(crate) fn absolute(a: &Moments, b: &Moments, alpha: f64, method: Method) -> Option<Estimate> {
     if a.n < 2.0 || b.n < 2.0 || a.var < 0.0 || b.var < 0.0 {
         return None;
     }
@@ -104,7 +104,7 @@ pub fn absolute(a: &Moments, b: &Moments, alpha: f64, method: Method) -> Option<
 /// Control `a` against treatment `b`: the relative lift `(mean_b - mean_a) / mean_a`, with the
 /// delta-method variance gbstats uses. None when the control mean is 0 or a variance is not
 /// positive (gbstats' own refusals).
-pub fn relative(a: &Moments, b: &Moments, alpha: f64, method: Method) -> Option<Estimate> {
+pub(crate) fn relative(a: &Moments, b: &Moments, alpha: f64, method: Method) -> Option<Estimate> {
     if a.n < 2.0 || b.n < 2.0 || a.mean == 0.0 || a.var <= 0.0 || b.var <= 0.0 {
         return None;
     }
@@ -157,13 +157,13 @@ fn estimate(
 
 /// GrowthBook's chance to win: P(lift > 0) for a Gaussian posterior under a flat prior, which
 /// is the sampling distribution of the relative lift.
-pub fn chance_to_win(lift: &Estimate) -> Option<f64> {
+pub(crate) fn chance_to_win(lift: &Estimate) -> Option<f64> {
     Normal::new(lift.estimate, lift.se).ok().map(|n| n.sf(0.0))
 }
 
 /// Holm's step-down adjustment: sort ascending, multiply the i-th smallest (from 0) by m - i,
 /// carry the running maximum, cap at 1. Returned in the input order.
-pub fn holm(p: &[f64]) -> Vec<f64> {
+pub(crate) fn holm(p: &[f64]) -> Vec<f64> {
     let m = p.len();
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|&i, &j| p[i].total_cmp(&p[j]));
@@ -178,7 +178,7 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 }
 
 /// The two-sided 100(1-alpha)% interval of one arm's mean (t with n-1 degrees of freedom).
-pub fn mean_interval(m: &Moments, alpha: f64) -> Option<(f64, f64)> {
+pub(crate) fn mean_interval(m: &Moments, alpha: f64) -> Option<(f64, f64)> {
     if m.n < 2.0 || m.var.is_nan() || m.var < 0.0 {
         return None;
     }

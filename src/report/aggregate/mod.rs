@@ -6,34 +6,36 @@ use std::collections::HashMap;
 
 use hdrhistogram::Histogram;
 
-use super::dedup::{IdMap, Seen};
-use super::input::{Batch, LineCounts};
-use super::parse::{Assigned, Def, Fact, FactKind, NONE};
+mod tables;
+
+use tables::{IdMap, Seen};
+
+use crate::report::parse::{Assigned, Batch, Def, Fact, FactKind, Id, LineCounts};
 
 /// Latencies are kept in microseconds.
 const LATENCY_SCALE: f64 = 1000.0;
 
 /// Request counters and latencies of one arm (all records, whatever `assigned_by`).
 #[derive(Debug, Clone)]
-pub struct ArmAcc {
+pub(crate) struct ArmAcc {
     /// Global arm-name id.
-    pub name: u32,
+    pub(crate) name: Id,
     /// Decision records.
-    pub requests: u64,
+    pub(crate) requests: u64,
     /// Decisions answered with a 5xx.
-    pub errors: u64,
+    pub(crate) errors: u64,
     /// Decisions answered with a 4xx.
-    pub client_errors: u64,
+    pub(crate) client_errors: u64,
     /// Decisions the fallback arm answered.
-    pub fallbacks: u64,
+    pub(crate) fallbacks: u64,
     /// Outcome records (accepted or not).
-    pub outcomes: u64,
+    pub(crate) outcomes: u64,
     /// Router latency of decisions, in microseconds.
-    pub latency_us: Histogram<u64>,
+    pub(crate) latency_us: Histogram<u64>,
 }
 
 impl ArmAcc {
-    fn new(name: u32) -> Self {
+    fn new(name: Id) -> Self {
         ArmAcc {
             name,
             requests: 0,
@@ -81,12 +83,12 @@ struct UnitState {
 enum Events {
     #[default]
     None,
-    One((u32, u32, f64)),
-    Many(Box<[(u32, u32, f64)]>),
+    One((Id, u32, f64)),
+    Many(Box<[(Id, u32, f64)]>),
 }
 
 impl Events {
-    fn add(&mut self, event: u32, value: f64) {
+    fn add(&mut self, event: Id, value: f64) {
         match self {
             Events::None => *self = Events::One((event, 1, value)),
             Events::One(x) if x.0 == event => {
@@ -108,7 +110,7 @@ impl Events {
         }
     }
 
-    fn as_slice(&self) -> &[(u32, u32, f64)] {
+    fn as_slice(&self) -> &[(Id, u32, f64)] {
         match self {
             Events::None => &[],
             Events::One(x) => std::slice::from_ref(x),
@@ -119,25 +121,25 @@ impl Events {
 
 /// Everything about one phase (experiment and config version).
 #[derive(Debug)]
-pub struct PhaseAcc {
-    pub experiment: String,
-    pub version: String,
-    pub first_ts: Option<i64>,
-    pub last_ts: Option<i64>,
-    pub decisions: u64,
-    pub outcomes: u64,
+pub(crate) struct PhaseAcc {
+    pub(crate) experiment: String,
+    pub(crate) version: String,
+    pub(crate) first_ts: Option<i64>,
+    pub(crate) last_ts: Option<i64>,
+    pub(crate) decisions: u64,
+    pub(crate) outcomes: u64,
     /// Outcome records that were refused (not 2xx) or had no event.
-    pub outcomes_not_counted: u64,
-    pub records_without_arm: u64,
-    pub records_without_unit: u64,
-    pub records_without_weights: u64,
+    pub(crate) outcomes_not_counted: u64,
+    pub(crate) records_without_arm: u64,
+    pub(crate) records_without_unit: u64,
+    pub(crate) records_without_weights: u64,
     /// How many records carried each weights id.
-    pub weight_votes: HashMap<u32, u64>,
+    pub(crate) weight_votes: HashMap<Id, u64>,
     /// A run of records with the same weights id, not yet in `weight_votes`.
-    last_weights: (u32, u64),
+    last_weights: Option<(Id, u64)>,
     /// Arms in the order first seen.
-    pub arms: Vec<ArmAcc>,
-    slot_of: HashMap<u32, u16>,
+    pub(crate) arms: Vec<ArmAcc>,
+    slot_of: HashMap<Id, u16>,
     /// Per-unit state, in [`PARTS`] partitions by the unit's top bits (empty until used).
     units: Vec<IdMap<UnitState>>,
 }
@@ -156,14 +158,14 @@ impl PhaseAcc {
             records_without_unit: 0,
             records_without_weights: 0,
             weight_votes: HashMap::new(),
-            last_weights: (NONE, 0),
+            last_weights: None,
             arms: Vec::new(),
             slot_of: HashMap::new(),
             units: Vec::new(),
         }
     }
 
-    fn slot(&mut self, arm: u32) -> u16 {
+    fn slot(&mut self, arm: Id) -> u16 {
         if let Some(s) = self.arms.iter().take(8).position(|a| a.name == arm) {
             return s as u16;
         }
@@ -177,67 +179,70 @@ impl PhaseAcc {
     }
 }
 
-/// Ids a worker used, translated to global ids.
+/// The global ids of the ids a worker used, by the worker's id: each worker numbers the names
+/// it meets itself, so that parsing needs no shared table.
 #[derive(Debug, Default)]
 struct WorkerMap {
-    phases: Vec<u32>,
-    arms: Vec<u32>,
-    events: Vec<u32>,
-    weights: Vec<u32>,
+    phases: Vec<Option<Id>>,
+    arms: Vec<Option<Id>>,
+    events: Vec<Option<Id>>,
+    weights: Vec<Option<Id>>,
 }
 
-fn set(v: &mut Vec<u32>, local: u32, global: u32) {
-    let i = local as usize;
+fn set(v: &mut Vec<Option<Id>>, local: Id, global: Option<Id>) {
+    let i = local.index();
     if v.len() <= i {
-        v.resize(i + 1, NONE);
+        v.resize(i + 1, None);
     }
     v[i] = global;
 }
 
-fn get(v: &[u32], local: u32) -> u32 {
-    if local == NONE {
-        NONE
-    } else {
-        v.get(local as usize).copied().unwrap_or(NONE)
-    }
+/// The global id of a worker's id; None for one it never defined (which a worker does not do:
+/// it announces a name before the first fact that uses it).
+fn get(v: &[Option<Id>], local: Id) -> Option<Id> {
+    v.get(local.index()).copied().flatten()
 }
 
 /// The accumulated input.
 #[derive(Debug, Default)]
-pub struct Aggregator {
-    pub counts: LineCounts,
-    pub duplicates: u64,
+pub(crate) struct Aggregator {
+    pub(crate) counts: LineCounts,
+    pub(crate) duplicates: u64,
     /// Request IDs seen, in [`PARTS`] partitions by their top bits.
     seen: Vec<Seen>,
-    /// Scratch of [`Aggregator::apply`]: which facts are new, and their arm slots.
+    /// Scratch of [`Aggregator::apply`], one entry per fact: its global phase, whether it is
+    /// new, and its arm slot.
+    phase_of: Vec<Option<Id>>,
     keep: Vec<bool>,
-    slots: Vec<u16>,
-    pub phases: Vec<PhaseAcc>,
-    phase_ids: HashMap<(String, String), u32>,
-    pub arm_names: Vec<String>,
-    arm_ids: HashMap<String, u32>,
-    pub event_names: Vec<String>,
-    event_ids: HashMap<String, u32>,
-    pub weights: Vec<Vec<(String, u32)>>,
-    weight_ids: HashMap<Vec<(String, u32)>, u32>,
+    slots: Vec<Option<u16>>,
+    pub(crate) phases: Vec<PhaseAcc>,
+    phase_ids: HashMap<(String, String), Id>,
+    pub(crate) arm_names: Vec<String>,
+    arm_ids: HashMap<String, Id>,
+    pub(crate) event_names: Vec<String>,
+    event_ids: HashMap<String, Id>,
+    pub(crate) weights: Vec<Vec<(String, u32)>>,
+    weight_ids: HashMap<Vec<(String, u32)>, Id>,
     workers: Vec<WorkerMap>,
 }
 
-fn global(ids: &mut HashMap<String, u32>, names: &mut Vec<String>, name: String) -> u32 {
+/// The global id of `name`, which gets the next one when it is new; None only past
+/// `u32::MAX - 1` names.
+fn global(ids: &mut HashMap<String, Id>, names: &mut Vec<String>, name: String) -> Option<Id> {
     if let Some(id) = ids.get(&name) {
-        return *id;
+        return Some(*id);
     }
-    let id = names.len() as u32;
+    let id = Id::from_index(names.len())?;
     names.push(name.clone());
     ids.insert(name, id);
-    id
+    Some(id)
 }
 
 impl Aggregator {
     /// Adds one worker's batch, in three tight passes over its facts so that the memory
     /// accesses of many facts are in flight at once (the tables are far larger than the
     /// caches): de-duplication, record counters, per-unit state. Each pass keeps input order.
-    pub fn apply(&mut self, worker: usize, batch: &mut Batch) {
+    pub(crate) fn apply(&mut self, worker: usize, batch: &mut Batch) {
         if self.workers.len() <= worker {
             self.workers.resize_with(worker + 1, WorkerMap::default);
         }
@@ -249,15 +254,17 @@ impl Aggregator {
             self.seen.resize_with(PARTS, Seen::default);
         }
         let map = &self.workers[worker];
+        let mut phase_of = std::mem::take(&mut self.phase_of);
+        phase_of.clear();
         let mut keep = std::mem::take(&mut self.keep);
         keep.clear();
         for group in batch.facts.chunks_mut(GROUP) {
             let mut touched = 0u64;
             for f in group.iter_mut() {
-                f.phase = get(&map.phases, f.phase);
-                f.arm = get(&map.arms, f.arm);
-                f.event = get(&map.events, f.event);
-                f.weights = get(&map.weights, f.weights);
+                phase_of.push(get(&map.phases, f.phase));
+                f.arm = f.arm.and_then(|a| get(&map.arms, a));
+                f.event = f.event.and_then(|e| get(&map.events, e));
+                f.weights = f.weights.and_then(|w| get(&map.weights, w));
                 touched ^= self.seen[part(f.request)].touch(f.request);
             }
             std::hint::black_box(touched);
@@ -267,35 +274,39 @@ impl Aggregator {
         }
         let mut slots = std::mem::take(&mut self.slots);
         slots.clear();
-        for (f, kept) in batch.facts.iter().zip(&keep) {
+        for ((f, kept), phase) in batch.facts.iter().zip(&keep).zip(&phase_of) {
             let slot = if *kept {
-                self.count(f)
+                phase.and_then(|p| self.count(p, f))
             } else {
                 self.duplicates += 1;
                 None
             };
-            slots.push(slot.unwrap_or(u16::MAX));
+            slots.push(slot);
         }
-        for (group, slots) in batch.facts.chunks(GROUP).zip(slots.chunks(GROUP)) {
+        let groups = batch.facts.chunks(GROUP).zip(slots.chunks(GROUP));
+        for ((group, slots), phases) in groups.zip(phase_of.chunks(GROUP)) {
             let mut touched = 0u64;
-            for (f, &slot) in group.iter().zip(slots) {
-                if slot != u16::MAX
-                    && let (Some(unit), Some(phase)) = (f.unit, self.phases.get(f.phase as usize))
+            for ((f, slot), phase) in group.iter().zip(slots).zip(phases) {
+                if slot.is_some()
+                    && let (Some(unit), Some(phase)) =
+                        (f.unit, phase.and_then(|p| self.phases.get(p.index())))
                     && let Some(units) = phase.units.get(part(unit))
                 {
                     touched ^= units.touch(unit);
                 }
             }
             std::hint::black_box(touched);
-            for (f, &slot) in group.iter().zip(slots) {
-                if slot != u16::MAX
-                    && let (Some(unit), Some(phase)) =
-                        (f.unit, self.phases.get_mut(f.phase as usize))
-                {
+            for ((f, slot), phase) in group.iter().zip(slots).zip(phases) {
+                if let (Some(slot), Some(unit), Some(phase)) = (
+                    *slot,
+                    f.unit,
+                    phase.and_then(|p| self.phases.get_mut(p.index())),
+                ) {
                     phase.add_unit(part(unit), f, slot);
                 }
             }
         }
+        self.phase_of = phase_of;
         self.keep = keep;
         self.slots = slots;
     }
@@ -309,14 +320,12 @@ impl Aggregator {
             } => {
                 let key = (experiment, version);
                 let g = match self.phase_ids.get(&key) {
-                    Some(g) => *g,
-                    None => {
-                        let g = self.phases.len() as u32;
+                    Some(g) => Some(*g),
+                    None => Id::from_index(self.phases.len()).inspect(|&g| {
                         self.phases
                             .push(PhaseAcc::new(key.0.clone(), key.1.clone()));
                         self.phase_ids.insert(key, g);
-                        g
-                    }
+                    }),
                 };
                 set(&mut self.workers[worker].phases, id, g);
             }
@@ -330,41 +339,39 @@ impl Aggregator {
             }
             Def::Weights { id, arms } => {
                 let g = match self.weight_ids.get(&arms) {
-                    Some(g) => *g,
-                    None => {
-                        let g = self.weights.len() as u32;
+                    Some(g) => Some(*g),
+                    None => Id::from_index(self.weights.len()).inspect(|&g| {
                         self.weights.push(arms.clone());
                         self.weight_ids.insert(arms, g);
-                        g
-                    }
+                    }),
                 };
                 set(&mut self.workers[worker].weights, id, g);
             }
         }
     }
 
-    /// Record-level counters of a unique fact; its arm slot when it has an arm.
-    fn count(&mut self, f: &Fact) -> Option<u16> {
-        let (arm, event, weights) = (f.arm, f.event, f.weights);
-        let phase = self.phases.get_mut(f.phase as usize)?;
+    /// Record-level counters of a unique fact in global `phase`; its arm slot when it has an
+    /// arm.
+    fn count(&mut self, phase: Id, f: &Fact) -> Option<u16> {
+        let phase = self.phases.get_mut(phase.index())?;
         if let Some(ts) = f.ts_ms {
             phase.first_ts = Some(phase.first_ts.map_or(ts, |t| t.min(ts)));
             phase.last_ts = Some(phase.last_ts.map_or(ts, |t| t.max(ts)));
         }
-        if weights == NONE {
-            phase.records_without_weights += 1;
-        } else if phase.last_weights.0 == weights {
-            phase.last_weights.1 += 1;
-        } else {
-            phase.flush_weights();
-            phase.last_weights = (weights, 1);
+        match (f.weights, &mut phase.last_weights) {
+            (None, _) => phase.records_without_weights += 1,
+            (Some(w), Some((last, n))) if *last == w => *n += 1,
+            (Some(w), _) => {
+                phase.flush_weights();
+                phase.last_weights = Some((w, 1));
+            }
         }
-        let slot = (arm != NONE).then(|| phase.slot(arm));
+        let slot = f.arm.map(|arm| phase.slot(arm));
         match f.kind {
             FactKind::Decision => phase.decisions += 1,
             FactKind::Outcome => {
                 phase.outcomes += 1;
-                if event == NONE {
+                if f.event.is_none() {
                     phase.outcomes_not_counted += 1;
                 }
             }
@@ -399,7 +406,7 @@ impl Aggregator {
     }
 
     /// Number of distinct request IDs seen.
-    pub fn unique_records(&self) -> u64 {
+    pub(crate) fn unique_records(&self) -> u64 {
         self.seen.iter().map(|s| s.len() as u64).sum()
     }
 }
@@ -420,7 +427,6 @@ impl PhaseAcc {
     /// Per-unit state of one fact (with a unit and an arm slot), in partition `p`.
     fn add_unit(&mut self, p: usize, f: &Fact, slot: u16) {
         let Some(unit) = f.unit else { return };
-        let event = f.event;
         if self.units.is_empty() {
             self.units.resize_with(PARTS, IdMap::default);
         }
@@ -441,8 +447,11 @@ impl PhaseAcc {
         u.not_bucket |= f.assigned != Assigned::Bucket;
         match f.kind {
             FactKind::Decision => u.predictions = u.predictions.saturating_add(1),
-            FactKind::Outcome if event != NONE => u.events.add(event, f.value),
-            FactKind::Outcome => {}
+            FactKind::Outcome => {
+                if let Some(event) = f.event {
+                    u.events.add(event, f.value);
+                }
+            }
         }
     }
 }
@@ -450,47 +459,46 @@ impl PhaseAcc {
 /// Sums over units of one arm for one metric: `x` is the unit's value (numerator), `y` its
 /// denominator (predictions) for ratio metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Sums {
-    pub n: u64,
+pub(crate) struct Sums {
+    pub(crate) n: u64,
     /// Units with at least one event.
-    pub converted: u64,
-    pub sx: f64,
-    pub sxx: f64,
-    pub sy: f64,
-    pub syy: f64,
-    pub sxy: f64,
+    pub(crate) converted: u64,
+    pub(crate) sx: f64,
+    pub(crate) sxx: f64,
+    pub(crate) sy: f64,
+    pub(crate) syy: f64,
+    pub(crate) sxy: f64,
 }
 
 /// Unit-level results of one arm, once the phase is complete.
 #[derive(Debug, Default, Clone)]
-pub struct ArmUnits {
+pub(crate) struct ArmUnits {
     /// Every unit seen in the arm.
-    pub all: u64,
+    pub(crate) all: u64,
     /// Assigned by bucket and seen in this arm only: the units of the tests and the SRM check.
-    pub analysed: u64,
+    pub(crate) analysed: u64,
     /// Seen only in this arm, but assigned by an override at least once.
-    pub overridden: u64,
+    pub(crate) overridden: u64,
     /// Seen in this arm and another one.
-    pub multi_arm: u64,
+    pub(crate) multi_arm: u64,
     /// Per global event id: counts, event sums and predictions of the analysed units.
-    pub events: HashMap<u32, Sums>,
+    pub(crate) events: HashMap<Id, Sums>,
     /// Predictions of the analysed units (the denominator of ratio metrics), even with no event.
-    pub predictions: Sums,
+    pub(crate) predictions: Sums,
     /// First-seen times of the analysed units, sorted.
-    pub first_seen: Vec<i64>,
+    pub(crate) first_seen: Vec<i64>,
 }
 
 impl PhaseAcc {
     /// Moves the current run of weights into the votes.
     fn flush_weights(&mut self) {
-        let (id, n) = std::mem::replace(&mut self.last_weights, (NONE, 0));
-        if n > 0 {
+        if let Some((id, n)) = self.last_weights.take() {
             *self.weight_votes.entry(id).or_default() += n;
         }
     }
 
     /// Per-arm unit results (indexed like `arms`), and the number of units seen in two arms.
-    pub fn finish_units(&mut self) -> (Vec<ArmUnits>, u64) {
+    pub(crate) fn finish_units(&mut self) -> (Vec<ArmUnits>, u64) {
         self.flush_weights();
         let mut out: Vec<ArmUnits> = vec![ArmUnits::default(); self.arms.len()];
         let mut multi_units = 0;
@@ -548,7 +556,7 @@ impl PhaseAcc {
 
     /// The weights most records of the phase carried (ties: the lowest id, the first defined).
     /// Call after [`PhaseAcc::finish_units`].
-    pub fn weights_id(&self) -> Option<u32> {
+    pub(crate) fn weights_id(&self) -> Option<Id> {
         self.weight_votes
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
@@ -559,8 +567,7 @@ impl PhaseAcc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::input::parse_chunk;
-    use crate::report::parse::Names;
+    use crate::report::parse::{LineParser, parse_chunk};
 
     fn rec(kind: &str, rid: &str, unit: &str, arm: &str, extra: &str) -> String {
         format!(
@@ -570,9 +577,9 @@ mod tests {
 
     fn aggregate(lines: &[String]) -> Aggregator {
         let text = lines.join("\n");
-        let mut names = Names::default();
+        let mut parser = LineParser::default();
         let mut agg = Aggregator::default();
-        agg.apply(0, &mut parse_chunk(text.as_bytes(), &mut names));
+        agg.apply(0, &mut parse_chunk(text.as_bytes(), &mut parser));
         agg
     }
 
@@ -676,6 +683,6 @@ mod tests {
         let mut agg = aggregate(&[a, b, c]);
         agg.phases[0].finish_units();
         let id = agg.phases[0].weights_id().unwrap();
-        assert_eq!(agg.weights[id as usize][0].1, 9000);
+        assert_eq!(agg.weights[id.index()][0].1, 9000);
     }
 }

@@ -3,9 +3,8 @@
 
 use std::fmt::Write;
 
-use super::analysis::signed_num;
-use super::model::*;
-use super::output_table::{arm_cells, control_suffix, num, thousands};
+use super::format::{arm_cells, control_suffix, metric_value, num, signed_num, thousands};
+use crate::report::model::*;
 
 /// Arm colours, in arm order (control first).
 pub const PALETTE: [&str; 6] = [
@@ -17,7 +16,7 @@ fn colour(i: usize) -> &'static str {
 }
 
 /// Escapes text for HTML and SVG.
-pub fn esc(s: &str) -> String {
+fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -220,13 +219,6 @@ fn arm_names(p: &Phase) -> Vec<(String, &'static str)> {
         .collect()
 }
 
-fn value_text(kind: MetricKind, x: f64) -> String {
-    match kind {
-        MetricKind::Conversion => format!("{:.2}%", x * 100.0),
-        _ => num(x),
-    }
-}
-
 /// One metric: each arm's mean with its 95% interval.
 fn metric_chart(out: &mut String, p: &Phase, mi: usize, m: &MetricInfo) {
     let rows: Vec<(usize, &Arm, &ArmMetric)> = p
@@ -276,7 +268,7 @@ fn metric_chart(out: &mut String, p: &Phase, mi: usize, m: &MetricInfo) {
             f.h - f.bottom,
             f.h - f.bottom + 16.0,
             esc(&match m.kind {
-                MetricKind::Conversion => value_text(m.kind, t),
+                MetricKind::Conversion => metric_value(m.kind, t),
                 _ => tick_label(t),
             })
         );
@@ -306,7 +298,7 @@ fn metric_chart(out: &mut String, p: &Phase, mi: usize, m: &MetricInfo) {
             f.x(am.mean),
             f.w - f.right + 8.0,
             y + 4.0,
-            esc(&value_text(m.kind, am.mean)),
+            esc(&metric_value(m.kind, am.mean)),
             thousands(am.units)
         );
     }
@@ -518,8 +510,8 @@ fn phase(out: &mut String, experiment: &str, p: &Phase) {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{pv}</td><td>{}</td></tr>",
                 esc(label),
                 esc(&c.arm),
-                value_text(kind, c.control_mean),
-                value_text(kind, c.arm_mean),
+                metric_value(kind, c.control_mean),
+                metric_value(kind, c.arm_mean),
                 abs,
                 rel,
                 c.chance_to_win

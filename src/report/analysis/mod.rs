@@ -1,20 +1,25 @@
 //! From accumulated facts to the report: arms in config order, metrics, comparisons against
 //! the control, Holm adjustment, sample-ratio checks, data-quality notes and verdicts.
 
+mod srm;
+mod stats;
+
 use std::collections::BTreeSet;
 
-use super::aggregate::{Aggregator, ArmUnits, PhaseAcc, Sums};
-use super::model::*;
-use super::parse::format_ms;
-use super::srm;
-use super::stats::{self, Estimate, Method, Moments};
-use super::{Options, ReportError};
+use stats::{Estimate, Method, Moments};
+
+use crate::report::aggregate::{Aggregator, ArmUnits, PhaseAcc, Sums};
+use crate::report::error::ReportError;
+use crate::report::model::*;
+use crate::report::options::Options;
+use crate::report::parse::Id;
+use crate::report::render::format::{format_ms, signed_num, signed_pct};
 
 /// Points on each units-over-time curve.
 const TIMELINE_POINTS: usize = 48;
 
 /// Builds the report.
-pub fn build(
+pub(crate) fn build(
     mut agg: Aggregator,
     files: Vec<String>,
     opts: &Options,
@@ -78,7 +83,7 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
     let (units, multi_units) = acc.finish_units();
     let weights_id = acc.weights_id();
     let weights: Vec<(String, u32)> = weights_id
-        .map(|id| agg.weights[id as usize].clone())
+        .map(|id| agg.weights[id.index()].clone())
         .unwrap_or_default();
     let with_weights: u64 = acc.weight_votes.values().sum();
     let phase_weight_records = weights_id.map_or(0, |id| acc.weight_votes[&id]);
@@ -90,7 +95,7 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
             let slot = acc
                 .arms
                 .iter()
-                .position(|a| agg.arm_names[a.name as usize] == *name);
+                .position(|a| agg.arm_names[a.name.index()] == *name);
             (name.clone(), Some(*w), slot)
         })
         .collect();
@@ -98,7 +103,7 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
         .arms
         .iter()
         .enumerate()
-        .map(|(slot, a)| (agg.arm_names[a.name as usize].clone(), slot))
+        .map(|(slot, a)| (agg.arm_names[a.name.index()].clone(), slot))
         .filter(|(name, _)| !weights.iter().any(|(w, _)| w == name))
         .collect();
     extra.sort();
@@ -125,12 +130,12 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
     };
 
     // Metrics: every event an analysed unit had, in name order.
-    let events: BTreeSet<(&str, u32)> = units
+    let events: BTreeSet<(&str, Id)> = units
         .iter()
         .flat_map(|u| u.events.keys())
-        .map(|&e| (agg.event_names[e as usize].as_str(), e))
+        .map(|&e| (agg.event_names[e.index()].as_str(), e))
         .collect();
-    let mut metrics: Vec<(MetricInfo, u32)> = Vec::new();
+    let mut metrics: Vec<(MetricInfo, Id)> = Vec::new();
     for (name, id) in events {
         if opts.per_prediction.iter().any(|p| p == name) {
             metrics.push((
@@ -166,7 +171,7 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
 
     let empty = ArmUnits::default();
     let arm_units = |slot: Option<usize>| slot.map_or(&empty, |s| &units[s]);
-    let moments_of = |u: &ArmUnits, kind: MetricKind, event: u32| -> (Moments, Sums) {
+    let moments_of = |u: &ArmUnits, kind: MetricKind, event: Id| -> (Moments, Sums) {
         let s = u.events.get(&event).copied().unwrap_or(Sums {
             n: u.predictions.n,
             sy: u.predictions.sy,
@@ -396,19 +401,6 @@ fn headline(c: &Comparison) -> Option<(Effect, bool)> {
         .or(c.absolute.map(|e| (e, false)))
 }
 
-fn signed_pct(x: f64) -> String {
-    format!("{:+.1}%", x * 100.0)
-}
-
-/// A number with four significant digits and a sign.
-pub fn signed_num(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x:+}");
-    }
-    let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
-    format!("{x:+.digits$}")
-}
-
 fn verdict(c: &mut Comparison, label: &str, opts: &Options) -> String {
     let Some((e, is_rel)) = headline(c) else {
         c.direction = Direction::NotEnoughData;
@@ -547,16 +539,6 @@ fn notes(dq: &DataQuality, no_weights: bool) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signed_numbers_keep_four_digits() {
-        assert_eq!(signed_num(0.012345), "+0.01235");
-        assert_eq!(signed_num(-12.5), "-12.50");
-        assert_eq!(signed_num(1234.5), "+1234");
-        assert_eq!(signed_num(0.0), "+0");
-        assert_eq!(signed_pct(0.031), "+3.1%");
-        assert_eq!(signed_pct(-0.0049), "-0.5%");
-    }
 
     #[test]
     fn timeline_is_cumulative() {

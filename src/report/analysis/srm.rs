@@ -1,46 +1,17 @@
 //! Sample-ratio mismatch: Pearson's chi-square of units per arm against the configured weights,
 //! over the arms with a weight above 0.
 
-use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
+use crate::report::model::{Srm, SrmArm};
+
 /// Flag threshold for the chi-square p-value.
-pub const SRM_ALPHA: f64 = 0.001;
+const SRM_ALPHA: f64 = 0.001;
 /// The check is shown only when every expected count is at least this.
-pub const MIN_EXPECTED: f64 = 5.0;
-
-/// One arm in the check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SrmArm {
-    pub arm: String,
-    /// Basis points.
-    pub weight: u32,
-    /// Units assigned by bucket, seen in this arm only.
-    pub units: u64,
-    /// Expected units under the weights (null for arms of weight 0).
-    pub expected: Option<f64>,
-}
-
-/// The result for one phase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Srm {
-    pub arms: Vec<SrmArm>,
-    /// Whether the chi-square was computed and shown (every expected count at least 5).
-    pub checked: bool,
-    pub chi_square: Option<f64>,
-    pub df: Option<u32>,
-    pub p_value: Option<f64>,
-    /// Any reason below fired.
-    pub flagged: bool,
-    /// `chi_square` (p < 0.001), `starved_arm` (weight above 0, no units),
-    /// `units_in_zero_weight_arm` (bucket-assigned units where no bucket leads).
-    pub reasons: Vec<String>,
-    /// A sentence for people.
-    pub summary: String,
-}
+const MIN_EXPECTED: f64 = 5.0;
 
 /// Runs the check on `(arm, weight, bucket units)` in config order.
-pub fn check(arms: &[(String, u32, u64)]) -> Srm {
+pub(crate) fn check(arms: &[(String, u32, u64)]) -> Srm {
     let live: Vec<&(String, u32, u64)> = arms.iter().filter(|a| a.1 > 0).collect();
     let total: u64 = live.iter().map(|a| a.2).sum();
     let weight_sum: f64 = live.iter().map(|a| f64::from(a.1)).sum();
@@ -126,7 +97,7 @@ pub fn check(arms: &[(String, u32, u64)]) -> Srm {
 }
 
 /// A p-value for people: `= 0.123`, or `< 0.001`.
-pub fn fmt_p(p: f64) -> String {
+fn fmt_p(p: f64) -> String {
     if p < 0.001 {
         "< 0.001".to_owned()
     } else {

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::analysis::signed_num;
-use super::model::*;
+use super::format::{arm_cells, control_suffix, metric_value, signed_num, thousands};
+use crate::report::model::*;
 
 /// Column alignment.
 #[derive(Clone, Copy)]
@@ -43,77 +43,11 @@ fn columns(out: &mut String, indent: &str, aligns: &[Align], rows: &[Vec<String>
     }
 }
 
-/// An integer with thousands separators.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// ` (control)` after an arm that is the control without being named so.
-pub fn control_suffix(a: &Arm) -> &'static str {
-    if a.is_control && a.name != "control" {
-        " (control)"
-    } else {
-        ""
-    }
-}
-
-/// The per-arm figures after the name, shared by the table and the HTML page: weight, units,
-/// units in tests, requests, 5xx rate, fallback rate, latency p50/p95/p99.
-pub fn arm_cells(a: &Arm) -> [String; 9] {
-    let lat = |f: fn(&Latency) -> f64| a.latency_ms.as_ref().map_or("-".to_owned(), |l| ms(f(l)));
-    [
-        a.weight
-            .map_or("-".to_owned(), |w| format!("{:.2}%", f64::from(w) / 100.0)),
-        thousands(a.units),
-        thousands(a.units_analysed),
-        thousands(a.requests),
-        pct(a.error_rate),
-        pct(a.fallback_rate),
-        lat(|l| l.p50),
-        lat(|l| l.p95),
-        lat(|l| l.p99),
-    ]
-}
-
-fn pct(x: Option<f64>) -> String {
-    x.map_or("-".to_owned(), |x| format!("{:.2}%", x * 100.0))
-}
-
-/// A number with four significant digits.
-pub fn num(x: f64) -> String {
-    let s = signed_num(x);
-    s.strip_prefix('+').map(str::to_owned).unwrap_or(s)
-}
-
-fn ms(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.1}")
-    }
-}
-
 fn p_text(p: f64) -> String {
     if p < 0.001 {
         "<0.001".to_owned()
     } else {
         format!("{p:.3}")
-    }
-}
-
-/// The value of a metric mean: a percentage for conversions, a number otherwise.
-fn metric_value(kind: MetricKind, x: f64) -> String {
-    match kind {
-        MetricKind::Conversion => format!("{:.2}%", x * 100.0),
-        _ => num(x),
     }
 }
 
@@ -321,14 +255,6 @@ fn render_phase(out: &mut String, experiment: &str, p: &Phase) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 
     #[test]
     fn columns_align() {

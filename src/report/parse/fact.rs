@@ -1,0 +1,77 @@
+//! What a line becomes: a [`Line`], and for a record a compact [`Fact`] whose names are
+//! [`Id`]s in a table of names.
+
+use std::num::NonZeroU32;
+
+/// What one line turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Line {
+    /// Only whitespace.
+    Blank,
+    /// A decision or outcome record.
+    Record(Fact),
+    /// Well-formed, but not a record (a platform log line, another program's JSON, ...).
+    NotRecord,
+    /// Looked like JSON but did not parse (truncated, corrupt, wrong field types).
+    Corrupt,
+}
+
+/// Record kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FactKind {
+    Decision,
+    Outcome,
+}
+
+/// Which rule chose the arm, reduced to what the analysis needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Assigned {
+    /// `assigned_by = bucket`: eligible for tests and sample-ratio checks.
+    Bucket,
+    /// An override (`user_list`, `country`, `forced`) or no `assigned_by` at all.
+    Other,
+}
+
+/// The id of a name (a phase, an arm, an event, a set of weights) in a table of names: its
+/// index there. Kept as index + 1, so that "no name" is `Option<Id>::None` and still takes
+/// four bytes (a fact carries four ids, and a batch thousands of facts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Id(NonZeroU32);
+
+const _: () = assert!(size_of::<Option<Id>>() == size_of::<u32>());
+
+impl Id {
+    /// The id of the name at `index`; None past `u32::MAX - 1` names.
+    pub(crate) fn from_index(index: usize) -> Option<Id> {
+        let i = u32::try_from(index).ok()?.checked_add(1)?;
+        NonZeroU32::new(i).map(Id)
+    }
+
+    /// The index of the name in its table.
+    pub(crate) fn index(self) -> usize {
+        // At least 1 by construction, and a u32 fits a usize on every target the crate builds.
+        (self.0.get() - 1) as usize
+    }
+}
+
+/// A record reduced to what the report needs; names are ids in the parsing worker's table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Fact {
+    pub(crate) kind: FactKind,
+    pub(crate) request: u128,
+    pub(crate) unit: Option<u128>,
+    /// Milliseconds since the Unix epoch; `None` when `ts` is missing or not RFC 3339.
+    pub(crate) ts_ms: Option<i64>,
+    pub(crate) phase: Id,
+    /// The weights, unless missing, empty or invalid.
+    pub(crate) weights: Option<Id>,
+    pub(crate) arm: Option<Id>,
+    pub(crate) assigned: Assigned,
+    /// The fallback arm answered (`served_arm` set and not `arm`).
+    pub(crate) fallback: bool,
+    pub(crate) status: u16,
+    pub(crate) latency_ms: Option<f64>,
+    /// The event of an accepted outcome (2xx).
+    pub(crate) event: Option<Id>,
+    pub(crate) value: f64,
+}

@@ -1,0 +1,139 @@
+//! Numbers, times and per-arm cells as text, shared by the table and the HTML page (and by the
+//! verdicts and times the analysis writes into the report).
+
+use crate::report::model::{Arm, Latency, MetricKind};
+
+/// RFC 3339 (UTC, milliseconds) of milliseconds since the Unix epoch.
+pub(crate) fn format_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // The inverse of `days_from_civil` (parse/rfc3339.rs): Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A share as a signed percentage with one decimal.
+pub(crate) fn signed_pct(x: f64) -> String {
+    format!("{:+.1}%", x * 100.0)
+}
+
+/// A number with four significant digits and a sign.
+pub(crate) fn signed_num(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x:+}");
+    }
+    let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    format!("{x:+.digits$}")
+}
+
+/// A number with four significant digits.
+pub(crate) fn num(x: f64) -> String {
+    let s = signed_num(x);
+    s.strip_prefix('+').map(str::to_owned).unwrap_or(s)
+}
+
+/// An integer with thousands separators.
+pub(crate) fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The value of a metric mean: a percentage for conversions, a number otherwise.
+pub(crate) fn metric_value(kind: MetricKind, x: f64) -> String {
+    match kind {
+        MetricKind::Conversion => format!("{:.2}%", x * 100.0),
+        _ => num(x),
+    }
+}
+
+/// ` (control)` after an arm that is the control without being named so.
+pub(crate) fn control_suffix(a: &Arm) -> &'static str {
+    if a.is_control && a.name != "control" {
+        " (control)"
+    } else {
+        ""
+    }
+}
+
+/// The per-arm figures after the name, shared by the table and the HTML page: weight, units,
+/// units in tests, requests, 5xx rate, fallback rate, latency p50/p95/p99.
+pub(crate) fn arm_cells(a: &Arm) -> [String; 9] {
+    let lat = |f: fn(&Latency) -> f64| a.latency_ms.as_ref().map_or("-".to_owned(), |l| ms(f(l)));
+    [
+        a.weight
+            .map_or("-".to_owned(), |w| format!("{:.2}%", f64::from(w) / 100.0)),
+        thousands(a.units),
+        thousands(a.units_analysed),
+        thousands(a.requests),
+        pct(a.error_rate),
+        pct(a.fallback_rate),
+        lat(|l| l.p50),
+        lat(|l| l.p95),
+        lat(|l| l.p99),
+    ]
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".to_owned(), |x| format!("{:.2}%", x * 100.0))
+}
+
+fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::parse::rfc3339_ms;
+
+    #[test]
+    fn signed_numbers_keep_four_digits() {
+        assert_eq!(signed_num(0.012345), "+0.01235");
+        assert_eq!(signed_num(-12.5), "-12.50");
+        assert_eq!(signed_num(1234.5), "+1234");
+        assert_eq!(signed_num(0.0), "+0");
+        assert_eq!(signed_pct(0.031), "+3.1%");
+        assert_eq!(signed_pct(-0.0049), "-0.5%");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn times_read_back_as_written() {
+        for ms in [0, 1_795_687_200_250, 951_825_600_123, -86_400_001] {
+            assert_eq!(rfc3339_ms(format_ms(ms).as_bytes()), Some(ms), "{ms}");
+        }
+    }
+}
