@@ -98,7 +98,7 @@ fn bench(c: &mut Criterion) {
     let url = format!("http://{addr}");
     let call = || Invocation {
         endpoint: "echo",
-        target_variant: None,
+        target: None,
         body: Bytes::from_static(br#"{"features": [5.1, 3.5, 1.4, 0.2]}"#),
         content_type: "application/json",
         accept: None,

@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use canary_router::config::Target;
 use canary_router::error::ErrorKind;
 use canary_router::identity::{self, CookieKeys};
 use canary_router::router::{Request, Response};
@@ -768,4 +769,51 @@ async fn a_schedule_step_in_force_sets_the_version_weights_and_split_of_every_re
         (h["step"].clone(), h["next_step"].clone()),
         (Value::Null, Value::Null)
     );
+}
+
+#[tokio::test]
+async fn each_kind_of_target_reaches_sagemaker_and_the_record() {
+    let cfg = json!({
+        "experiment": "exp", "version": "v1", "salt": "exp-1",
+        "arms": [
+            {"name": "control", "endpoint": "ep-a", "weight": 2500, "inference_component": "ic-a"},
+            {"name": "b", "endpoint": "ep-b", "weight": 2500, "target_model": "b.tar.gz"},
+            {"name": "c", "endpoint": "ep-c", "weight": 2500, "target_container_hostname": "c1"},
+            {"name": "d", "endpoint": "ep-d", "weight": 2500, "target_variant": "VariantD"}
+        ],
+        "cookie": {"secure": false}
+    });
+    let (router, fake, sink) = router_with(config(cfg), keys(1));
+    for i in 0..200 {
+        router.handle(predict(&format!("t-{i}"))).await;
+    }
+    for (call, record) in fake.calls().iter().zip(sink.records()) {
+        let (ic, model, host) = match call.endpoint.as_str() {
+            "ep-a" => (json!("ic-a"), Value::Null, Value::Null),
+            "ep-b" => (Value::Null, json!("b.tar.gz"), Value::Null),
+            "ep-c" => (Value::Null, Value::Null, json!("c1")),
+            _ => (Value::Null, Value::Null, Value::Null),
+        };
+        assert_eq!(
+            (
+                &record["inference_component"],
+                &record["target_model"],
+                &record["target_container_hostname"]
+            ),
+            (&ic, &model, &host),
+            "{record}"
+        );
+        let want = match call.endpoint.as_str() {
+            "ep-a" => Some(Target::InferenceComponent("ic-a".into())),
+            "ep-b" => Some(Target::Model("b.tar.gz".into())),
+            "ep-c" => Some(Target::ContainerHostname("c1".into())),
+            _ => Some(Target::Variant("VariantD".into())),
+        };
+        assert_eq!(call.target, want);
+    }
+    let h = json_body(&router.handle(req(Method::GET, "/health", &[], b"")).await);
+    assert_eq!(h["arms"][0]["inference_component"], "ic-a");
+    assert_eq!(h["arms"][1]["target_model"], "b.tar.gz");
+    assert_eq!(h["arms"][2]["target_container_hostname"], "c1");
+    assert_eq!(h["arms"][3]["target_variant"], "VariantD");
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::error::ConfigError;
 use super::names::{is_sagemaker_name, is_token};
 use super::raw::{RawArm, RawConfig};
+use super::target::{RawTargets, Target, target};
 use crate::assign::BUCKETS;
 use crate::transform::{PostSpec, PreSpec};
 
@@ -15,7 +16,7 @@ pub struct Arm {
     name: String,
     endpoint: String,
     weight: u32,
-    target_variant: Option<String>,
+    target: Option<Target>,
     preprocess: Option<Arc<PreSpec>>,
     postprocess: Option<Arc<PostSpec>>,
     custom_attributes: String,
@@ -37,9 +38,17 @@ impl Arm {
         self.weight
     }
 
+    /// The one target this arm names on its endpoint, if any.
+    pub fn target(&self) -> Option<&Target> {
+        self.target.as_ref()
+    }
+
     /// The production variant this arm targets, if any.
     pub fn target_variant(&self) -> Option<&str> {
-        self.target_variant.as_deref()
+        match &self.target {
+            Some(Target::Variant(v)) => Some(v),
+            _ => None,
+        }
     }
 
     /// The arm's own pre-processing, else the global one.
@@ -87,14 +96,7 @@ pub(crate) fn check_arms(raw: &[RawArm]) -> Result<HashMap<String, usize>, Confi
                 ),
             ));
         }
-        if let Some(v) = &arm.target_variant
-            && !is_sagemaker_name(v)
-        {
-            return Err(ConfigError::invalid(
-                format!("{key}.target_variant"),
-                format!("`{v}` is not a SageMaker variant name"),
-            ));
-        }
+        target(&key, raw_targets(arm))?;
         if arm.weight > BUCKETS {
             return Err(ConfigError::invalid(
                 format!("{key}.weight"),
@@ -119,6 +121,15 @@ pub(crate) fn check_arms(raw: &[RawArm]) -> Result<HashMap<String, usize>, Confi
     Ok(index)
 }
 
+fn raw_targets(arm: &RawArm) -> RawTargets<'_> {
+    RawTargets {
+        target_variant: &arm.target_variant,
+        inference_component: &arm.inference_component,
+        target_model: &arm.target_model,
+        target_container_hostname: &arm.target_container_hostname,
+    }
+}
+
 /// The arms with the global transforms filled in where an arm has none of its own.
 pub(crate) fn build_arms(raw: &RawConfig) -> Vec<Arm> {
     let global_pre = raw.preprocess.clone().map(Arc::new);
@@ -129,7 +140,8 @@ pub(crate) fn build_arms(raw: &RawConfig) -> Vec<Arm> {
             name: a.name.clone(),
             endpoint: a.endpoint.clone(),
             weight: a.weight,
-            target_variant: a.target_variant.clone(),
+            // Checked by check_arms: a config that reaches here has at most one valid target.
+            target: target("", raw_targets(a)).ok().flatten(),
             preprocess: a.preprocess.clone().map(Arc::new).or(global_pre.clone()),
             postprocess: a.postprocess.clone().map(Arc::new).or(global_post.clone()),
             custom_attributes: format!("experiment={};arm={}", raw.experiment, a.name),

@@ -14,6 +14,7 @@ mod raw;
 mod reload;
 mod schedule;
 mod source;
+mod target;
 mod timeouts;
 
 use http::HeaderName;
@@ -36,8 +37,10 @@ pub(crate) use parse::parse_document;
 pub use reload::VersionBook;
 pub use schedule::{Phase, parse_rfc3339, phase_index_at};
 pub use source::{Env, ProcessEnv, Source, read_file, source_from_env, text_from_env};
+pub use target::Target;
 pub use timeouts::{
-    DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS, MAX_TOTAL_TIMEOUT_MS, Timeouts,
+    DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_STREAM_IDLE_MS, DEFAULT_STREAM_TOTAL_MS,
+    DEFAULT_TOTAL_TIMEOUT_MS, MAX_TOTAL_TIMEOUT_MS, Timeouts,
 };
 
 use names::{header_name, is_media_range, non_empty};

@@ -34,6 +34,9 @@ pub(crate) struct RawArm {
     pub endpoint: String,
     pub weight: u32,
     pub target_variant: Option<String>,
+    pub inference_component: Option<String>,
+    pub target_model: Option<String>,
+    pub target_container_hostname: Option<String>,
     pub preprocess: Option<PreSpec>,
     pub postprocess: Option<PostSpec>,
 }
@@ -88,6 +91,9 @@ pub(crate) struct RawForced {
 pub(crate) struct RawTimeouts {
     pub attempt_ms: Option<u64>,
     pub total_ms: Option<u64>,
+    pub first_byte_ms: Option<u64>,
+    pub stream_idle_ms: Option<u64>,
+    pub stream_total_ms: Option<u64>,
 }
 
 /// One schedule step as written.

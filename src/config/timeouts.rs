@@ -12,6 +12,10 @@ pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_TOTAL_TIMEOUT_MS: u64 = 5_000;
 /// API Gateway's integration limit: a longer timeout could never be answered.
 pub const MAX_TOTAL_TIMEOUT_MS: u64 = 29_000;
+/// Longest gap between two parts of a streamed answer when the config sets none.
+pub const DEFAULT_STREAM_IDLE_MS: u64 = 30_000;
+/// Longest streamed answer when the config sets none: Lambda's 15-minute limit.
+pub const DEFAULT_STREAM_TOTAL_MS: u64 = 900_000;
 
 /// Per-attempt and total timeouts of the SageMaker call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,6 +24,12 @@ pub struct Timeouts {
     pub attempt: Duration,
     /// All endpoint time of a request, fallback included.
     pub total: Duration,
+    /// A stream's wait for its first payload byte.
+    pub first_byte: Duration,
+    /// The longest gap between two parts of a stream.
+    pub stream_idle: Duration,
+    /// A whole stream, from the request to its last byte.
+    pub stream_total: Duration,
 }
 
 pub(crate) fn timeouts(raw: Option<&RawTimeouts>) -> Result<Timeouts, ConfigError> {
@@ -47,8 +57,36 @@ pub(crate) fn timeouts(raw: Option<&RawTimeouts>) -> Result<Timeouts, ConfigErro
             format!("{total} is above API Gateway's 29000 ms limit"),
         ));
     }
+    let first_byte = raw.and_then(|t| t.first_byte_ms).unwrap_or(attempt);
+    let stream_idle = raw
+        .and_then(|t| t.stream_idle_ms)
+        .unwrap_or(DEFAULT_STREAM_IDLE_MS);
+    let stream_total = raw
+        .and_then(|t| t.stream_total_ms)
+        .unwrap_or(DEFAULT_STREAM_TOTAL_MS);
+    for (key, v) in [
+        ("timeouts.first_byte_ms", first_byte),
+        ("timeouts.stream_idle_ms", stream_idle),
+        ("timeouts.stream_total_ms", stream_total),
+    ] {
+        if v == 0 || v > DEFAULT_STREAM_TOTAL_MS {
+            return Err(ConfigError::invalid(
+                key,
+                format!("{v} is outside 1..=900000 (Lambda's 15 minutes)"),
+            ));
+        }
+    }
+    if first_byte > stream_total {
+        return Err(ConfigError::invalid(
+            "timeouts.first_byte_ms",
+            format!("{first_byte} is above stream_total_ms ({stream_total})"),
+        ));
+    }
     Ok(Timeouts {
         attempt: Duration::from_millis(attempt),
         total: Duration::from_millis(total),
+        first_byte: Duration::from_millis(first_byte),
+        stream_idle: Duration::from_millis(stream_idle),
+        stream_total: Duration::from_millis(stream_total),
     })
 }

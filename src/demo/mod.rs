@@ -297,7 +297,7 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
             let body = serde_json::to_vec(&json!({"features": sample.0})).unwrap_or_default();
             let call = Invocation {
                 endpoint: "iris-ab",
-                target_variant: None,
+                target: None,
                 body: Bytes::from(body),
                 content_type: "application/json",
                 accept: None,

@@ -53,6 +53,12 @@ pub struct Record<'a> {
     pub endpoint: Option<&'a str>,
     /// The production variant that answered.
     pub invoked_variant: Option<&'a str>,
+    /// The inference component the last call named.
+    pub inference_component: Option<&'a str>,
+    /// The model of a multi-model endpoint the last call named.
+    pub target_model: Option<&'a str>,
+    /// The container of a multi-container endpoint the last call named.
+    pub target_container_hostname: Option<&'a str>,
     /// The HTTP status returned to the client.
     pub status: u16,
     /// The error kind, when the request failed.
@@ -146,6 +152,9 @@ mod tests {
             served_arm: Some("control"),
             endpoint: Some("e"),
             invoked_variant: Some("AllTraffic"),
+            inference_component: None,
+            target_model: None,
+            target_container_hostname: None,
             status: 200,
             error: None,
             latency_ms: 1.5,

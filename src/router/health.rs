@@ -8,7 +8,11 @@ use serde_json::{Value, json};
 
 use super::request::Response;
 use super::respond::json_response;
-use crate::config::{Config, Phase};
+use crate::config::{Config, Phase, Target};
+
+fn target_of<'a>(target: Option<&'a Target>, key: &str) -> Option<&'a str> {
+    target.filter(|t| t.key() == key).map(Target::name)
+}
 
 /// The health answer of a config at `now`.
 pub(crate) fn health(cfg: &Config, now: SystemTime) -> Response {
@@ -23,6 +27,9 @@ pub(crate) fn health(cfg: &Config, now: SystemTime) -> Response {
                 "endpoint": a.endpoint(),
                 "weight": weight,
                 "target_variant": a.target_variant(),
+                "inference_component": target_of(a.target(), "inference_component"),
+                "target_model": target_of(a.target(), "target_model"),
+                "target_container_hostname": target_of(a.target(), "target_container_hostname"),
             })
         })
         .collect();

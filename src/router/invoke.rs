@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::respond::Failure;
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::error::ErrorKind;
 use crate::sagemaker::{Invocation, InvokeError, Invoker, ModelAnswer};
 use crate::transform::{self, RequestContext};
@@ -34,6 +34,11 @@ impl Invoked {
     /// The endpoint called last.
     pub(crate) fn endpoint<'c>(&self, cfg: &'c Config) -> &'c str {
         cfg.arm(self.last_arm).map_or("", |a| a.endpoint())
+    }
+
+    /// The target the last call named on its endpoint.
+    pub(crate) fn target<'c>(&self, cfg: &'c Config) -> Option<&'c Target> {
+        cfg.arm(self.last_arm).and_then(|a| a.target())
     }
 
     /// The arm whose endpoint answered; `None` when none did.
@@ -81,7 +86,7 @@ pub(crate) async fn invoke<I: Invoker>(
         };
         let request = Invocation {
             endpoint: spec.endpoint(),
-            target_variant: spec.target_variant(),
+            target: spec.target(),
             body,
             content_type: call.content_type,
             accept: call.accept,

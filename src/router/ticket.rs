@@ -12,7 +12,7 @@ use super::assignment::Assigned;
 use super::invoke::Invoked;
 use super::request::{Client, Moment, Response};
 use super::respond::{Failure, millis, rfc3339, set};
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::error::ErrorKind;
 use crate::identity::IdSource;
 use crate::record::{Kind, Line, OutcomeFields, Record, RecordSink};
@@ -148,6 +148,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
         let Moment { now, phase } = self.moment;
         let assigned = reached.assigned();
         let invoked = reached.invoked();
+        let target = invoked.and_then(|i| i.target(cfg));
         let empty_outcome = OutcomeFields::default();
         let outcome = match self.kind {
             Kind::Outcome => Some(outcome.unwrap_or(&empty_outcome)),
@@ -168,6 +169,13 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
             served_arm: invoked.and_then(Invoked::served).map(|s| arm_name(cfg, s)),
             endpoint: invoked.map(|i| i.endpoint(cfg)),
             invoked_variant: invoked.and_then(Invoked::invoked_variant),
+            inference_component: target_name(target, |t| {
+                matches!(t, Target::InferenceComponent(_))
+            }),
+            target_model: target_name(target, |t| matches!(t, Target::Model(_))),
+            target_container_hostname: target_name(target, |t| {
+                matches!(t, Target::ContainerHostname(_))
+            }),
             status: status.as_u16(),
             error,
             latency_ms: millis(self.started.elapsed()),
@@ -202,6 +210,10 @@ impl<S: RecordSink> Drop for Ticket<'_, S> {
             );
         }
     }
+}
+
+fn target_name(target: Option<&Target>, kind: impl Fn(&Target) -> bool) -> Option<&str> {
+    target.filter(|t| kind(t)).map(Target::name)
 }
 
 fn arm_name(cfg: &Config, index: usize) -> &str {

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::config::Timeouts;
+use crate::config::{Target, Timeouts};
 use crate::error::ErrorKind;
 
 /// One InvokeEndpoint call.
@@ -13,8 +13,8 @@ use crate::error::ErrorKind;
 pub struct Invocation<'a> {
     /// The endpoint's name.
     pub endpoint: &'a str,
-    /// The production variant to target, if any.
-    pub target_variant: Option<&'a str>,
+    /// The variant, inference component, model or container to target, if any.
+    pub target: Option<&'a Target>,
     /// The (pre-processed) request body.
     pub body: Bytes,
     /// Its content type.

@@ -10,7 +10,7 @@ use aws_sdk_sagemakerruntime::primitives::Blob;
 use bytes::Bytes;
 
 use super::invoker::{Invocation, InvokeError, Invoker, ModelAnswer, classify_code};
-use crate::config::Timeouts;
+use crate::config::{Target, Timeouts};
 use crate::error::ErrorKind;
 
 /// Initial retry backoff: the single retry must fit well inside the total timeout.
@@ -76,9 +76,13 @@ impl Invoker for SdkInvoker {
         if let Some(accept) = call.accept {
             req = req.accept(accept);
         }
-        if let Some(variant) = call.target_variant {
-            req = req.target_variant(variant);
-        }
+        req = match call.target {
+            None => req,
+            Some(Target::Variant(v)) => req.target_variant(v),
+            Some(Target::InferenceComponent(c)) => req.inference_component_name(c),
+            Some(Target::Model(m)) => req.target_model(m),
+            Some(Target::ContainerHostname(h)) => req.target_container_hostname(h),
+        };
         match req.send().await {
             Ok(out) => Ok(ModelAnswer {
                 body: out

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use canary_router::config::Config;
+use canary_router::config::{Config, Target};
 use canary_router::error::ErrorKind;
 use canary_router::identity::CookieKeys;
 use canary_router::record::MemorySink;
@@ -20,6 +20,7 @@ use serde_json::Value;
 pub struct Call {
     pub endpoint: String,
     pub target_variant: Option<String>,
+    pub target: Option<Target>,
     pub body: Bytes,
     pub content_type: String,
     pub accept: Option<String>,
@@ -65,7 +66,11 @@ impl Invoker for FakeSageMaker {
     async fn invoke(&self, call: Invocation<'_>) -> Result<ModelAnswer, InvokeError> {
         self.calls.lock().unwrap().push(Call {
             endpoint: call.endpoint.to_owned(),
-            target_variant: call.target_variant.map(str::to_owned),
+            target_variant: call.target.and_then(|t| match t {
+                Target::Variant(v) => Some(v.clone()),
+                _ => None,
+            }),
+            target: call.target.cloned(),
             body: call.body.clone(),
             content_type: call.content_type.to_owned(),
             accept: call.accept.map(str::to_owned),
