@@ -23,7 +23,7 @@ use super::wire::{
     CUSTOM_ATTRIBUTES, INFERENCE_ID, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, ServiceError,
     TARGET_VARIANT,
 };
-use crate::front::server::{self, Limits};
+use crate::front::server::{self, Limits, ServeBody};
 use crate::router::Body;
 
 /// Why `emulate` stopped.
@@ -97,11 +97,12 @@ pub async fn run(
                     let e = ServiceError::validation(
                         "The request body ended before its declared length (Content-Length or the final chunk).",
                     );
-                    return e.to_response(&emulator.new_request_id());
+                    return e.to_response(&emulator.new_request_id()).map(ServeBody::from);
                 };
                 emulator
                     .handle(parts.method, parts.uri.path(), &parts.headers, body)
                     .await
+                    .map(ServeBody::from)
             }
         },
     )

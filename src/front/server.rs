@@ -22,13 +22,56 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::router::Body;
+use crate::router::{Body, StreamBody};
 
 /// Header lines hyper parses before it answers a bare 431 itself.
 pub const MAX_HEADER_LINES: usize = 1000;
 /// Header block size hyper parses before it answers a bare 431 itself; the router answers
 /// its own JSON 431 above `router::MAX_HEADER_BYTES`, well below this.
 pub const MAX_HEADER_BLOCK: usize = 256 * 1024;
+
+/// An answer's body: whole, or streamed as the router sends it (chunked HTTP/1.1).
+pub enum ServeBody {
+    /// The whole body.
+    Full(Full<Bytes>),
+    /// Chunks as they come; the client going away drops it.
+    Stream(StreamBody),
+}
+
+impl From<Bytes> for ServeBody {
+    fn from(b: Bytes) -> Self {
+        ServeBody::Full(Full::new(b))
+    }
+}
+
+impl http_body::Body for ServeBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            ServeBody::Full(b) => Pin::new(b).poll_frame(cx),
+            ServeBody::Stream(s) => Pin::new(s).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ServeBody::Full(b) => b.is_end_stream(),
+            ServeBody::Stream(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            ServeBody::Full(b) => b.size_hint(),
+            ServeBody::Stream(_) => http_body::SizeHint::default(),
+        }
+    }
+}
 
 /// Connection limits of the accept loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +111,7 @@ pub async fn run<H, F>(
 ) -> std::io::Result<()>
 where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = http::Response<Bytes>> + Send + 'static,
+    F: Future<Output = http::Response<ServeBody>> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let stop = CancellationToken::new();
@@ -181,7 +224,7 @@ async fn serve_connection<H, F>(
     handler: H,
 ) where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = http::Response<Bytes>> + Send + 'static,
+    F: Future<Output = http::Response<ServeBody>> + Send + 'static,
 {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
@@ -197,7 +240,7 @@ async fn serve_connection<H, F>(
             async move {
                 let resp = fut.await;
                 activity.enter(IDLE);
-                Ok::<_, Infallible>(resp.map(Full::new))
+                Ok::<_, Infallible>(resp)
             }
         })
     };

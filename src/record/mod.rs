@@ -8,5 +8,5 @@ mod sink;
 
 pub use config_line::ConfigRefusal;
 pub use emf::{Emf, EmfDirective, EmfMetric, Metrics};
-pub use schema::{Kind, Line, OutcomeFields, Record};
+pub use schema::{Kind, Line, OutcomeFields, Record, StreamFields};
 pub use sink::{FileSink, MemorySink, RecordSink, StdoutSink};

@@ -70,6 +70,9 @@ pub struct Record<'a> {
     /// Outcome records only.
     #[serde(flatten)]
     pub outcome: Option<&'a OutcomeFields>,
+    /// Streamed answers only.
+    #[serde(flatten)]
+    pub stream: Option<&'a StreamFields>,
     /// The client went away before the answer; the record still carries the status the answer
     /// would have had. Left out when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -77,6 +80,21 @@ pub struct Record<'a> {
     /// Decision records only.
     #[serde(flatten)]
     pub metrics: Option<Metrics<'a>>,
+}
+
+/// Fields only the decision records of streamed answers carry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StreamFields {
+    /// Always true.
+    pub streamed: bool,
+    /// From the request's arrival to the first payload byte sent; null when none was.
+    pub first_byte_ms: Option<f64>,
+    /// Payload bytes sent to the client.
+    pub response_bytes: u64,
+    /// Tokens, where the answer's format (TGI, LMI, OpenAI style) shows them.
+    pub tokens: Option<u64>,
+    /// The finish reason, where the format shows it.
+    pub finish_reason: Option<String>,
 }
 
 /// Fields only outcome records carry.
@@ -160,6 +178,7 @@ mod tests {
             latency_ms: 1.5,
             model_latency_ms: Some(1.0),
             outcome: None,
+            stream: None,
             client_closed: false,
             metrics: None,
         }

@@ -31,6 +31,21 @@ pub(crate) struct Invoked {
 }
 
 impl Invoked {
+    /// What a stream's calls came to: `served` is the arm whose endpoint answered.
+    pub(crate) fn new(
+        last_arm: usize,
+        served: Option<usize>,
+        invoked_variant: Option<String>,
+        model_time: Duration,
+    ) -> Self {
+        Invoked {
+            last_arm,
+            served,
+            invoked_variant,
+            model_time,
+        }
+    }
+
     /// The endpoint called last.
     pub(crate) fn endpoint<'c>(&self, cfg: &'c Config) -> &'c str {
         cfg.arm(self.last_arm).map_or("", |a| a.endpoint())
@@ -153,7 +168,7 @@ pub(crate) async fn invoke<I: Invoker>(
 }
 
 /// The body the arm's endpoint gets: pre-processed JSON, checked JSON, or bytes as they came.
-fn prepare_body(cfg: &Config, arm: usize, call: &Call<'_>) -> Result<Bytes, Failure> {
+pub(crate) fn prepare_body(cfg: &Config, arm: usize, call: &Call<'_>) -> Result<Bytes, Failure> {
     if !transform::is_json(call.content_type) {
         return Ok(call.body.clone());
     }

@@ -11,11 +11,13 @@ mod feedback;
 mod health;
 mod identify;
 mod invoke;
+mod meter;
 mod parts;
 mod predict;
 mod request;
 mod respond;
 mod route;
+mod stream;
 mod ticket;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,7 +26,10 @@ use std::time::{Instant, SystemTime};
 use http::{Method, StatusCode};
 
 pub use parts::Minter;
-pub use request::{Body, Client, ClientGuard, MAX_BODY_BYTES, MAX_HEADER_BYTES, Request, Response};
+pub use request::{
+    Body, Client, ClientGuard, MAX_BODY_BYTES, MAX_HEADER_BYTES, Request, Response, StreamBody,
+    StreamIn, StreamOut, Wire,
+};
 pub use respond::{new_request_id, rfc3339};
 pub use route::{Route, route};
 
@@ -102,8 +107,16 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
         &self.parts.sink
     }
 
-    /// Handles one request; never panics on input, always answers.
+    /// Handles one request; never panics on input, always answers. A streamed answer
+    /// (`Accept: text/event-stream`) is read to its end and answered whole.
     pub async fn handle(&self, req: Request) -> Response {
+        self.answer(req, Wire::Buffered).await
+    }
+
+    /// Handles one request, streaming a streamed answer to `wire`: for [`Wire::Streamed`] the
+    /// head and body go out through it as the model sends them, and the returned response is
+    /// the answer only when no head was sent (the request did not stream, or failed first).
+    pub async fn answer(&self, req: Request, wire: Wire) -> Response {
         let started = Instant::now();
         let cfg = self.config();
         let now = SystemTime::now();
@@ -123,7 +136,10 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             match route {
                 Route::Health if req.method == Method::GET => health::health(&cfg, moment.now),
                 Route::Health => method_not_allowed(&req.request_id, "GET"),
-                Route::Predict => predict::predict(&self.parts, &cfg, moment, req, started).await,
+                Route::Predict => {
+                    let decorate = |h: &mut http::HeaderMap| cors::decorate(h, origin.as_ref());
+                    predict::predict(&self.parts, &cfg, moment, req, started, wire, &decorate).await
+                }
                 Route::Feedback => feedback::feedback(&self.parts, &cfg, moment, req, started),
                 Route::Unknown => self.not_found(&cfg, moment, req, started),
             }

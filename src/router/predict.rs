@@ -4,16 +4,17 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header;
+use http::{HeaderMap, header};
 
 use super::admit::{admit, refuse};
 use super::assignment::{self, Assigned};
 use super::identify::{self, Anonymous};
 use super::invoke::{self, Call, Invoked};
 use super::parts::Parts;
-use super::request::{Moment, Request, Response};
+use super::request::{Moment, Request, Response, Wire};
 use super::respond::{Failure, header_str, rfc3339, set};
 use super::route::Route;
+use super::stream;
 use super::ticket::{Reached, Ticket};
 use crate::config::Config;
 use crate::error::ErrorKind;
@@ -27,6 +28,8 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
     moment: Moment<'_>,
     req: Request,
     started: Instant,
+    wire: Wire,
+    decorate: &(dyn Fn(&mut HeaderMap) + Sync),
 ) -> Response {
     let Request {
         method,
@@ -65,7 +68,7 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
         return ticket.fail(Reached::Assignment(&assigned), f);
     }
     let ts = rfc3339(now);
-    let call = Call {
+    let call_for = |request_id| Call {
         body: &body,
         content_type,
         accept: header_str(&headers, header::ACCEPT).filter(|a| !a.contains("*/*")),
@@ -74,8 +77,18 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
             .country()
             .and_then(|c| header_str(&headers, c.header())),
         ts: &ts,
-        request_id: ticket.request_id(),
+        request_id,
     };
+    if stream::wants_stream(&headers) {
+        // The ticket moves into the stream, which outlives this borrow of its ID.
+        let request_id = ticket.request_id().to_owned();
+        let call = call_for(&request_id);
+        return stream::stream(
+            parts, cfg, started, ticket, &assigned, &call, wire, decorate,
+        )
+        .await;
+    }
+    let call = call_for(ticket.request_id());
     match invoke::invoke(&parts.invoker, cfg, assigned.arm(), &call).await {
         Ok((invoked, answer)) => respond(ticket, cfg, &assigned, &invoked, answer),
         Err(stopped) => {

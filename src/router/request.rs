@@ -123,6 +123,63 @@ impl Drop for ClientGuard {
 /// The response both front doors send back.
 pub type Response = http::Response<Bytes>;
 
+/// How the front door takes a streamed answer (`Accept: text/event-stream`).
+pub enum Wire {
+    /// It cannot stream: the stream is read to its end and answered whole.
+    Buffered,
+    /// It streams: the head goes out when the first payload part arrives, then each part.
+    Streamed(StreamOut),
+}
+
+/// Where a streamed answer goes: its head once, then its body's chunks.
+pub struct StreamOut {
+    /// The status and headers, sent when the first payload part arrives.
+    pub head: tokio::sync::oneshot::Sender<http::response::Parts>,
+    /// The body, chunk by chunk; the front door's side going away means the client left.
+    pub body: tokio::sync::mpsc::Sender<Bytes>,
+}
+
+impl StreamOut {
+    /// A stream out and the front door's ends of it.
+    pub fn channel() -> (StreamOut, StreamIn) {
+        let (head, head_rx) = tokio::sync::oneshot::channel();
+        let (body, body_rx) = tokio::sync::mpsc::channel(8);
+        (
+            StreamOut { head, body },
+            StreamIn {
+                head: head_rx,
+                body: StreamBody(body_rx),
+            },
+        )
+    }
+}
+
+/// The front door's ends of a [`StreamOut`].
+pub struct StreamIn {
+    /// Resolves when the head was sent; fails when the answer was not a stream.
+    pub head: tokio::sync::oneshot::Receiver<http::response::Parts>,
+    /// The body to send the client.
+    pub body: StreamBody,
+}
+
+/// A streamed body as hyper and lambda_http take it: chunks as the router sends them.
+#[derive(Debug)]
+pub struct StreamBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl http_body::Body for StreamBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
 /// The request's one clock reading and the phase of the config in force at it: the record's
 /// `ts`, its `config_version`, the split and the cookie checks all use this one reading.
 #[derive(Debug, Clone, Copy)]

@@ -15,7 +15,7 @@ use super::respond::{Failure, millis, rfc3339, set};
 use crate::config::{Config, Target};
 use crate::error::ErrorKind;
 use crate::identity::IdSource;
-use crate::record::{Kind, Line, OutcomeFields, Record, RecordSink};
+use crate::record::{Kind, Line, OutcomeFields, Record, RecordSink, StreamFields};
 
 /// How far a request got, which is what its record and headers can say.
 #[derive(Clone, Copy)]
@@ -53,6 +53,8 @@ pub(crate) struct Ticket<'a, S: RecordSink> {
     started: Instant,
     request_id: String,
     client: Client,
+    /// A streamed answer's client went away mid-stream.
+    client_left: bool,
     /// Set once the record is written; read only by `Drop`.
     written: bool,
 }
@@ -76,6 +78,7 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
             started,
             request_id,
             client,
+            client_left: false,
             written: false,
         }
     }
@@ -83,6 +86,46 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
     /// The request's ID, for messages and SageMaker's inference ID.
     pub(crate) fn request_id(&self) -> &str {
         &self.request_id
+    }
+
+    /// The router's headers for an answer that reached `reached`; `close` sets them too.
+    pub(crate) fn headers(&self, reached: Reached<'_>, headers: &mut http::HeaderMap) {
+        set(headers, "x-canary-request-id", &self.request_id);
+        if let Some(a) = reached.assigned() {
+            set(headers, "x-canary-arm", arm_name(self.cfg, a.arm()));
+            set(
+                headers,
+                "x-canary-config-version",
+                self.moment.phase.version(),
+            );
+            if let Some(served) = reached
+                .invoked()
+                .and_then(Invoked::served)
+                .filter(|s| *s != a.arm())
+            {
+                set(headers, "x-canary-served-arm", arm_name(self.cfg, served));
+            }
+            if let Some(c) = a.set_cookie()
+                && let Ok(v) = HeaderValue::from_str(c)
+            {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+
+    /// Writes the record of a streamed answer once its stream ended, failed or lost its client.
+    pub(crate) fn close_stream(
+        mut self,
+        reached: Reached<'_>,
+        error: Option<ErrorKind>,
+        stream: &StreamFields,
+        client_left: bool,
+    ) {
+        if client_left {
+            self.client_left = true;
+        }
+        self.write_with(reached, StatusCode::OK, error, None, Some(stream));
     }
 
     /// Answers with the contract's error body and writes the record.
@@ -108,40 +151,18 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
         error: Option<ErrorKind>,
         outcome: Option<&OutcomeFields>,
     ) -> Response {
-        let cfg = self.cfg;
-        let headers = resp.headers_mut();
-        set(headers, "x-canary-request-id", &self.request_id);
-        if let Some(a) = reached.assigned() {
-            set(headers, "x-canary-arm", arm_name(cfg, a.arm()));
-            set(
-                headers,
-                "x-canary-config-version",
-                self.moment.phase.version(),
-            );
-            if let Some(served) = reached
-                .invoked()
-                .and_then(Invoked::served)
-                .filter(|s| *s != a.arm())
-            {
-                set(headers, "x-canary-served-arm", arm_name(cfg, served));
-            }
-            if let Some(c) = a.set_cookie()
-                && let Ok(v) = HeaderValue::from_str(c)
-            {
-                headers.append(header::SET_COOKIE, v);
-            }
-        }
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        self.write(reached, resp.status(), error, outcome);
+        self.headers(reached, resp.headers_mut());
+        self.write_with(reached, resp.status(), error, outcome, None);
         resp
     }
 
-    fn write(
+    fn write_with(
         &mut self,
         reached: Reached<'_>,
         status: StatusCode,
         error: Option<ErrorKind>,
         outcome: Option<&OutcomeFields>,
+        stream: Option<&StreamFields>,
     ) {
         self.written = true;
         let cfg = self.cfg;
@@ -181,7 +202,8 @@ impl<'a, S: RecordSink> Ticket<'a, S> {
             latency_ms: millis(self.started.elapsed()),
             model_latency_ms: invoked.map(|i| millis(i.model_time())),
             outcome,
-            client_closed: self.client.is_gone(),
+            stream,
+            client_closed: self.client_left || self.client.is_gone(),
             metrics: None,
         };
         if self.kind == Kind::Decision {
@@ -202,10 +224,11 @@ impl<S: RecordSink> Drop for Ticket<'_, S> {
             // Only a cancelled future or a panic gets here: the answer the client would have
             // had is unknown, so the record says what the router would have answered for a
             // failure of its own.
-            self.write(
+            self.write_with(
                 Reached::Admission,
                 ErrorKind::Internal.status(),
                 Some(ErrorKind::Internal),
+                None,
                 None,
             );
         }

@@ -59,6 +59,35 @@ pub trait Invoker: Send + Sync + 'static {
         &self,
         call: Invocation<'_>,
     ) -> impl Future<Output = Result<ModelAnswer, InvokeError>> + Send;
+
+    /// `InvokeEndpointWithResponseStream`: `Ok` once the service accepted the call, with the
+    /// payload parts to come. Dropping the stream cancels the call upstream. An invoker that
+    /// cannot stream says so.
+    fn invoke_stream(
+        &self,
+        call: Invocation<'_>,
+    ) -> impl Future<Output = Result<ModelStream, InvokeError>> + Send {
+        let endpoint = call.endpoint.to_owned();
+        async move {
+            Err(InvokeError {
+                kind: ErrorKind::Internal,
+                code: None,
+                message: format!("this SageMaker client cannot stream from endpoint `{endpoint}`"),
+            })
+        }
+    }
+}
+
+/// A streamed answer: what the service said up front, and the payload parts as they arrive.
+/// A part that is an error ends the stream.
+#[derive(Debug)]
+pub struct ModelStream {
+    /// The model's content type (`X-Amzn-SageMaker-Content-Type`), when sent.
+    pub content_type: Option<String>,
+    /// The production variant that answers.
+    pub invoked_variant: Option<String>,
+    /// The payload parts; closed when the stream ends.
+    pub parts: tokio::sync::mpsc::Receiver<Result<Bytes, InvokeError>>,
 }
 
 /// Maps a SageMaker Runtime error code to the router's error kind.

@@ -7,7 +7,7 @@ mod sdk;
 #[cfg(feature = "aws")]
 mod sdk_config;
 
-pub use invoker::{Invocation, InvokeError, Invoker, ModelAnswer, classify_code};
+pub use invoker::{Invocation, InvokeError, Invoker, ModelAnswer, ModelStream, classify_code};
 #[cfg(feature = "aws")]
 pub use sdk::{CONNECT_TIMEOUT, RETRY_INITIAL_BACKOFF, SdkInvoker};
 #[cfg(feature = "aws")]

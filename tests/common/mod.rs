@@ -12,7 +12,7 @@ use canary_router::error::ErrorKind;
 use canary_router::identity::CookieKeys;
 use canary_router::record::MemorySink;
 use canary_router::router::Router;
-use canary_router::sagemaker::{Invocation, InvokeError, Invoker, ModelAnswer};
+use canary_router::sagemaker::{Invocation, InvokeError, Invoker, ModelAnswer, ModelStream};
 use serde_json::Value;
 
 /// One call the fake endpoint received.
@@ -31,13 +31,35 @@ pub struct Call {
 /// A canned answer: body and content type.
 pub type Canned = (Bytes, Option<String>);
 
-/// A fake SageMaker: answers a fixed probability vector, or the configured error per endpoint.
+/// One step of a fake stream.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A payload part.
+    Part(&'static [u8]),
+    /// A wait before the next step.
+    Wait(u64),
+    /// A mid-stream error (ends the stream).
+    Fail(ErrorKind),
+}
+
+/// A fake SageMaker: answers a fixed probability vector, or the configured error per endpoint;
+/// streams the configured steps (by default three TGI-style tokens).
 #[derive(Clone, Default)]
 pub struct FakeSageMaker {
     pub calls: Arc<Mutex<Vec<Call>>>,
     pub failures: Arc<Mutex<HashMap<String, ErrorKind>>>,
     pub answers: Arc<Mutex<HashMap<String, Canned>>>,
+    pub streams: Arc<Mutex<HashMap<String, Vec<Step>>>>,
+    /// Set when a stream's consumer went away before its end.
+    pub cancelled: Arc<Mutex<Vec<String>>>,
 }
+
+/// The default stream: three TGI tokens, split across parts mid-line.
+pub const TGI_PARTS: [&[u8]; 3] = [
+    b"data: {\"token\": {\"text\": \"a\"}}\n\ndata: {\"tok",
+    b"en\": {\"text\": \"b\"}}\n\n",
+    b"data: {\"token\": {\"text\": \"c\"}, \"details\": {\"finish_reason\": \"length\", \"generated_tokens\": 3}}\n\n",
+];
 
 impl FakeSageMaker {
     pub fn fail(&self, endpoint: &str, kind: ErrorKind) {
@@ -60,10 +82,15 @@ impl FakeSageMaker {
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
-}
 
-impl Invoker for FakeSageMaker {
-    async fn invoke(&self, call: Invocation<'_>) -> Result<ModelAnswer, InvokeError> {
+    pub fn stream(&self, endpoint: &str, steps: Vec<Step>) {
+        self.streams
+            .lock()
+            .unwrap()
+            .insert(endpoint.to_owned(), steps);
+    }
+
+    fn record(&self, call: &Invocation<'_>) {
         self.calls.lock().unwrap().push(Call {
             endpoint: call.endpoint.to_owned(),
             target_variant: call.target.and_then(|t| match t {
@@ -77,6 +104,63 @@ impl Invoker for FakeSageMaker {
             inference_id: call.inference_id.to_owned(),
             custom_attributes: call.custom_attributes.to_owned(),
         });
+    }
+}
+
+impl Invoker for FakeSageMaker {
+    async fn invoke_stream(&self, call: Invocation<'_>) -> Result<ModelStream, InvokeError> {
+        self.record(&call);
+        if let Some(kind) = self.failures.lock().unwrap().get(call.endpoint) {
+            return Err(InvokeError {
+                kind: *kind,
+                code: Some("Injected".into()),
+                message: format!("injected {kind}"),
+            });
+        }
+        let steps = self
+            .streams
+            .lock()
+            .unwrap()
+            .get(call.endpoint)
+            .cloned()
+            .unwrap_or_else(|| TGI_PARTS.iter().map(|p| Step::Part(p)).collect());
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let cancelled = Arc::clone(&self.cancelled);
+        let endpoint = call.endpoint.to_owned();
+        tokio::spawn(async move {
+            for step in steps {
+                let item = match step {
+                    Step::Part(p) => Ok(Bytes::from_static(p)),
+                    Step::Wait(ms) => {
+                        tokio::select! {
+                            () = tokio::time::sleep(std::time::Duration::from_millis(ms)) => continue,
+                            () = tx.closed() => {
+                                cancelled.lock().unwrap().push(endpoint);
+                                return;
+                            }
+                        }
+                    }
+                    Step::Fail(kind) => Err(InvokeError {
+                        kind,
+                        code: Some("ModelStreamError".into()),
+                        message: format!("injected mid-stream {kind}"),
+                    }),
+                };
+                if tx.send(item).await.is_err() {
+                    cancelled.lock().unwrap().push(endpoint);
+                    return;
+                }
+            }
+        });
+        Ok(ModelStream {
+            content_type: Some("text/event-stream".into()),
+            invoked_variant: Some(format!("{}-AllTraffic", call.endpoint)),
+            parts: rx,
+        })
+    }
+
+    async fn invoke(&self, call: Invocation<'_>) -> Result<ModelAnswer, InvokeError> {
+        self.record(&call);
         if let Some(kind) = self.failures.lock().unwrap().get(call.endpoint) {
             return Err(InvokeError {
                 kind: *kind,
