@@ -309,34 +309,37 @@ fn drop_empty_endpoint_overrides() {
 }
 
 /// Targets that log request and response bodies or raw headers at `trace` (the AWS SDK's
-/// orchestrator logs whole requests, bodies and all): they never go below `debug`, whatever
-/// `RUST_LOG` asks, because bodies and cookies must not reach the logs.
+/// orchestrator logs whole requests, bodies and all): a ceiling of `debug` for them, whatever
+/// `RUST_LOG` asks, because bodies and cookies must not reach the logs. A ceiling, not a level:
+/// `RUST_LOG=info` keeps them at info.
 const NO_TRACE: &[&str] = &[
-    "aws_smithy_runtime=debug",
-    "aws_smithy_runtime_api=debug",
-    "aws_smithy_http_client=debug",
-    "aws_sdk_sagemakerruntime=debug",
-    "hyper=debug",
-    "hyper_util=debug",
-    "h2=debug",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_sdk_sagemakerruntime",
+    "hyper",
+    "hyper_util",
+    "h2",
 ];
 
 /// Human-readable logs go to stderr only: stdout carries records.
 fn init_tracing() {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    for directive in NO_TRACE {
-        if let Ok(d) = directive.parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let ceiling = NO_TRACE.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |t, target| t.with_target(*target, LevelFilter::DEBUG),
+    );
+    let registry = tracing_subscriber::registry().with(filter).with(ceiling);
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
     if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().init();
+        registry.with(layer.json()).init();
     } else {
-        builder.with_ansi(false).init();
+        registry.with(layer.with_ansi(false)).init();
     }
 }

@@ -416,3 +416,23 @@ fn a_deleted_config_file_is_logged_once_and_a_restored_one_is_picked_up() {
     let health = http(&srv.addr, "GET", "/health", &[], b"").json();
     assert_eq!(health["config_version"], "v2");
 }
+
+#[test]
+fn the_log_ceiling_for_the_sdk_is_a_ceiling_not_a_level() {
+    // At the default (info) the SDK and hyper must stay quiet: capping them at debug once
+    // switched them *on* at debug (36 MB of stderr for a small demo).
+    let emu = emulator();
+    let srv = serve(&emu, "ceiling", "echo", &[], &[("RUST_LOG", "info")]);
+    let resp = http(
+        &srv.addr,
+        "POST",
+        "/predict",
+        &[("X-User-Id", "u-1"), ("Content-Type", "application/json")],
+        b"{\"features\": [1, 2, 3, 4]}",
+    );
+    assert_eq!(resp.status, 200);
+    srv.wait_records(1);
+    std::thread::sleep(Duration::from_millis(200));
+    let log = srv.stderr();
+    assert!(!log.contains("DEBUG"), "{log}");
+}
