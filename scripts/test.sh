@@ -8,7 +8,7 @@ cd "$REPO"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "Python tools (.venv: aws-sam-cli, cfn-lint, boto3, jsonschema, gbstats, scipy, duckdb, cargo-lambda)"
+step "Python tools (.venv: aws-sam-cli, cfn-lint, boto3, jsonschema, gbstats, scipy, duckdb, sqlglot, cargo-lambda)"
 bash .ci/setup-python.sh
 
 step "Debian packages: chromium (the report's HTML screenshot test)"
@@ -30,6 +30,9 @@ cargo check --lib --no-default-features --locked
 
 step "Rust unit, integration and benchmark-smoke tests"
 cargo test --all-targets --locked
+
+step "Athena SQL of docs/report.md: parsed and translated by sqlglot, run by DuckDB on a demo's CloudWatch export, matches report"
+.venv/bin/python tests/check_athena_queries.py --bin target/debug/canary-router
 
 step "Lambda fidelity: one cargo-lambda build; every event through aws-lambda-rie, sam local invoke and start-api; cold starts"
 bash tests/lambda/run.sh
