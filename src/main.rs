@@ -160,8 +160,13 @@ async fn run_lambda() -> Result<(), CliError> {
             Applier::starting_with(&loaded.text),
         ));
     }
-    lambda::run(router)
-        .await
+    let streaming = config::Env::var(&env, "CANARY_RESPONSE_STREAMING").is_some_and(|v| v.trim() == "1");
+    let run = if streaming {
+        lambda::run_streaming(router).await
+    } else {
+        lambda::run(router).await
+    };
+    run
         .map_err(|e| CliError::Runtime(format!("the Lambda runtime stopped: {e}")))
 }
 

@@ -4,13 +4,18 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use base64::Engine;
 use bytes::Bytes;
 use http::HeaderValue;
 use lambda_http::request::{LambdaRequest, RequestContext};
-use lambda_http::{Adapter, Body, LambdaEvent, RequestExt, Service};
+use lambda_http::{Adapter, Body, LambdaEvent, RequestExt, Service, StreamAdapter};
+use tokio_util::task::TaskTracker;
+
+use super::respond;
+use super::server::ServeBody;
 
 use crate::record::RecordSink;
 use crate::router::{self, Client, Router, new_request_id};
@@ -112,6 +117,53 @@ pub async fn run<I: Invoker, S: RecordSink>(
     router: std::sync::Arc<Router<I, S>>,
 ) -> Result<(), lambda_http::Error> {
     lambda_runtime::run(service(&router)).await
+}
+
+/// The streaming Lambda service (`CANARY_RESPONSE_STREAMING=1`, behind a Function URL with
+/// `InvokeMode: RESPONSE_STREAM` or an API Gateway REST API with response streaming): the same
+/// events, answered through the runtime's response-streaming mode, so a streamed answer's
+/// parts reach the client as the model sends them. `run_streaming` serves exactly this.
+pub type LambdaStreamingService<I, S> =
+    CheckBase64<StreamAdapter<'static, StreamHandler<I, S>, ServeBody>>;
+
+/// The streaming Lambda service over `router`; see [`LambdaStreamingService`].
+pub fn streaming_service<I: Invoker, S: RecordSink>(
+    router: Arc<Router<I, S>>,
+) -> LambdaStreamingService<I, S> {
+    CheckBase64(StreamAdapter::from(StreamHandler {
+        router,
+        tasks: TaskTracker::new(),
+    }))
+}
+
+/// Runs the router as a response-streaming Lambda function until the runtime stops it.
+/// One process either streams or buffers: lambda_http's streaming runner puts its prelude into
+/// buffered answers, so the same artifact is deployed as two functions.
+pub async fn run_streaming<I: Invoker, S: RecordSink>(
+    router: Arc<Router<I, S>>,
+) -> Result<(), lambda_http::Error> {
+    lambda_runtime::run(streaming_service(router)).await
+}
+
+/// One streaming invocation's request through [`respond::respond`].
+pub struct StreamHandler<I, S> {
+    router: Arc<Router<I, S>>,
+    tasks: TaskTracker,
+}
+
+impl<I: Invoker, S: RecordSink> Service<lambda_http::Request> for StreamHandler<I, S> {
+    type Response = http::Response<ServeBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: lambda_http::Request) -> Self::Future {
+        let (router, tasks) = (Arc::clone(&self.router), self.tasks.clone());
+        Box::pin(async move { Ok(respond::respond(router, to_request(req), &tasks).await) })
+    }
 }
 
 /// One invocation's request through [`handle_event`].

@@ -6,6 +6,7 @@
 pub mod appconfig;
 pub mod lambda;
 pub mod refresh;
+pub mod respond;
 pub mod serve;
 pub mod server;
 pub mod validator;

@@ -11,10 +11,10 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
+use super::respond;
 use super::server::{self, Limits, ServeBody};
-use crate::error::ErrorKind;
 use crate::record::RecordSink;
-use crate::router::{self, Body, Client, MAX_BODY_BYTES, Router, StreamOut, Wire, new_request_id};
+use crate::router::{self, Body, Client, MAX_BODY_BYTES, Router, new_request_id};
 use crate::sagemaker::Invoker;
 
 /// Serves HTTP on `listener` until `shutdown` completes; requests in flight finish and write
@@ -73,60 +73,11 @@ async fn handle<I: Invoker, S: RecordSink>(
     )
     .await;
     let Some(req) = pending.into_request(body) else {
-        return internal_error(&request_id).map(ServeBody::from);
+        return respond::internal_error(&request_id);
     };
-    // The request runs in its own task: when a client hangs up, hyper drops this future, but
-    // the call to SageMaker and the request's record still complete.
-    if !wants_stream(&req.headers) {
-        let work = tasks.spawn(async move { router.handle(req).await });
-        let resp = match work.await {
-            Ok(resp) => resp,
-            Err(e) => {
-                tracing::error!(error = %e, %request_id, "request task failed");
-                internal_error(&request_id)
-            }
-        };
-        guard.answered();
-        return resp.map(ServeBody::from);
-    }
-    // A stream: the head arrives with the first payload part, then the body chunk by chunk
-    // (chunked HTTP/1.1); a request that did not stream answers whole.
-    let (out, stream_in) = StreamOut::channel();
-    let mut work = tasks.spawn(async move { router.answer(req, Wire::Streamed(out)).await });
-    let answer = tokio::select! {
-        head = stream_in.head => head.ok(),
-        done = &mut work => {
-            guard.answered();
-            return match done {
-                Ok(resp) => resp.map(ServeBody::from),
-                Err(e) => {
-                    tracing::error!(error = %e, %request_id, "request task failed");
-                    internal_error(&request_id).map(ServeBody::from)
-                }
-            };
-        }
-    };
-    match answer {
-        Some(head) => {
-            guard.answered();
-            http::Response::from_parts(head, ServeBody::Stream(stream_in.body))
-        }
-        None => {
-            let resp = work.await.unwrap_or_else(|_| internal_error(&request_id));
-            guard.answered();
-            resp.map(ServeBody::from)
-        }
-    }
-}
-
-/// Whether the request asks for a stream (`Accept: text/event-stream`).
-fn wants_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(http::header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| crate::transform::media_essence(t) == "text/event-stream")
+    let resp = respond::respond(router, req, &tasks).await;
+    guard.answered();
+    resp
 }
 
 /// A request whose body is still being read.
@@ -187,17 +138,3 @@ impl<I: Invoker, S: RecordSink> Drop for Pending<I, S> {
     }
 }
 
-fn internal_error(request_id: &str) -> router::Response {
-    let body = serde_json::json!({
-        "error": ErrorKind::Internal.as_str(),
-        "message": "the router failed while handling this request",
-        "request_id": request_id,
-    });
-    let mut resp = http::Response::new(bytes::Bytes::from(body.to_string()));
-    *resp.status_mut() = ErrorKind::Internal.status();
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    resp
-}

@@ -32,6 +32,7 @@ pub use request::{
 };
 pub use respond::{new_request_id, rfc3339};
 pub use route::{Route, route};
+pub use stream::wants_stream;
 
 use crate::config::{Config, ConfigError, VersionBook};
 use crate::cors;

@@ -23,7 +23,7 @@ use crate::record::{RecordSink, StreamFields};
 use crate::sagemaker::{Invocation, InvokeError, Invoker, ModelStream};
 
 /// Whether the client asked for a stream: `text/event-stream` among its `Accept` types.
-pub(crate) fn wants_stream(headers: &HeaderMap) -> bool {
+pub fn wants_stream(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
