@@ -160,14 +160,14 @@ async fn run_lambda() -> Result<(), CliError> {
             Applier::starting_with(&loaded.text),
         ));
     }
-    let streaming = config::Env::var(&env, "CANARY_RESPONSE_STREAMING").is_some_and(|v| v.trim() == "1");
+    let streaming =
+        config::Env::var(&env, "CANARY_RESPONSE_STREAMING").is_some_and(|v| v.trim() == "1");
     let run = if streaming {
         lambda::run_streaming(router).await
     } else {
         lambda::run(router).await
     };
-    run
-        .map_err(|e| CliError::Runtime(format!("the Lambda runtime stopped: {e}")))
+    run.map_err(|e| CliError::Runtime(format!("the Lambda runtime stopped: {e}")))
 }
 
 async fn run_serve(

@@ -137,4 +137,3 @@ impl<I: Invoker, S: RecordSink> Drop for Pending<I, S> {
         }
     }
 }
-

@@ -225,3 +225,4 @@ pub fn config(json: Value) -> Config {
     Config::parse(&json.to_string()).unwrap_or_else(|e| panic!("{e}"))
 }
 pub mod process;
+pub mod runtime_api;

@@ -1,0 +1,92 @@
+//! Lambda's response-streaming mode against a Runtime API on loopback (aws-lambda-rie and
+//! `sam local` do not stream): the response-mode header, the prelude (status, headers,
+//! cookies), the eight-NUL separator and the body; and the buffered mode beside it.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::process::Proc;
+use common::runtime_api::RuntimeApi;
+
+const CONFIG: &str = r#"{"experiment":"lam","version":"v1","salt":"lam-1","arms":[{"name":"control","endpoint":"echo","weight":10000}],"cookie":{"enabled":false}}"#;
+
+struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn function(api: &RuntimeApi, emu: &Proc, streaming: bool) -> Function {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_canary-router"));
+    cmd.env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "router")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("CANARY_CONFIG", CONFIG)
+        .env("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", &emu.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("CANARY_CONFIG_FILE")
+        .env_remove("CANARY_APPCONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if streaming {
+        cmd.env("CANARY_RESPONSE_STREAMING", "1");
+    }
+    Function(cmd.spawn().unwrap())
+}
+
+fn event(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn emulator() -> Proc {
+    let models = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/hardening-models.json"
+    );
+    Proc::start(
+        &["emulate", "--listen", "127.0.0.1:0", "--models", models],
+        &[],
+        "emulator on ",
+    )
+}
+
+#[test]
+fn streaming_mode_sends_the_prelude_the_separator_and_the_body() {
+    let emu = emulator();
+    let api = RuntimeApi::start();
+    let _f = function(&api, &emu, true);
+    api.invoke("inv-1", &event("v2-predict-user-header.json"));
+    let r = api.response(Duration::from_secs(30));
+    assert_eq!(r.request_id, "inv-1");
+    assert_eq!(r.mode.as_deref(), Some("streaming"));
+    let prelude = r.prelude.expect("a JSON prelude before eight NUL bytes");
+    assert_eq!(prelude["statusCode"], 200, "{prelude}");
+    assert_eq!(prelude["headers"]["x-canary-arm"], "control", "{prelude}");
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(body.contains("features"), "the echo model's answer: {body}");
+    // An error answer goes the same way, with its status in the prelude.
+    api.invoke("inv-2", &event("v2-not-found.json"));
+    let r = api.response(Duration::from_secs(30));
+    assert_eq!(r.prelude.unwrap()["statusCode"], 404);
+    assert!(String::from_utf8_lossy(&r.body).contains("not_found"));
+}
+
+#[test]
+fn buffered_mode_answers_without_a_prelude() {
+    let emu = emulator();
+    let api = RuntimeApi::start();
+    let _f = function(&api, &emu, false);
+    api.invoke("inv-1", &event("v2-predict-user-header.json"));
+    let r = api.response(Duration::from_secs(30));
+    assert_eq!(r.mode, None);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["statusCode"], 200, "{v}");
+}
