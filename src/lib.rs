@@ -11,6 +11,7 @@
 #[cfg(feature = "aws")]
 pub mod app;
 pub mod assign;
+pub mod compare;
 pub mod config;
 pub(crate) mod cors;
 #[cfg(feature = "aws")]

@@ -60,6 +60,7 @@ CONSTANTS: dict[str, list[str]] = {
     "DEFAULT_STREAM_IDLE_MS": ["/$defs/timeouts/properties/stream_idle_ms/default"],
     "DEFAULT_STREAM_TOTAL_MS": ["/$defs/timeouts/properties/stream_total_ms/default",
                                 "/$defs/timeouts/properties/stream_total_ms/maximum"],
+    "DEFAULT_SHADOW_TIMEOUT_MS": ["/$defs/shadow/properties/timeout_ms/default"],
     "DEFAULT_CONTENT_TYPES": ["/properties/content_types/default"],
     "DEFAULT_METRICS_NAMESPACE": ["/properties/metrics_namespace/default"],
     "DEFAULT_FORCED_HEADER": ["/$defs/forced/properties/header/default"],

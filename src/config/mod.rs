@@ -13,6 +13,7 @@ mod parse;
 mod raw;
 mod reload;
 mod schedule;
+mod shadow;
 mod source;
 mod target;
 mod timeouts;
@@ -36,6 +37,7 @@ pub use overrides::{
 pub(crate) use parse::parse_document;
 pub use reload::VersionBook;
 pub use schedule::{Phase, parse_rfc3339, phase_index_at};
+pub use shadow::{DEFAULT_SHADOW_TIMEOUT_MS, Shadow};
 pub use source::{Env, ProcessEnv, Source, read_file, source_from_env, text_from_env};
 pub use target::Target;
 pub use timeouts::{
@@ -76,6 +78,7 @@ pub struct Config {
     arms: Vec<Arm>,
     /// The top level first, then each schedule step in time order.
     phases: Vec<Phase>,
+    shadows: Vec<Shadow>,
     fallback: Option<usize>,
     user_header: HeaderName,
     cookie: CookieSettings,
@@ -131,10 +134,16 @@ impl Config {
         }
         let arms = arms::build_arms(&raw);
         let phases = schedule::phases(&raw)?;
+        let shadows = shadow::shadows(
+            raw.shadow.as_deref().unwrap_or_default(),
+            &raw.arms,
+            &raw.experiment,
+        )?;
         Ok(Config {
             raw,
             arms,
             phases,
+            shadows,
             fallback,
             user_header,
             cookie,
@@ -175,6 +184,11 @@ impl Config {
     /// The index of the arm with this name.
     pub fn arm_index(&self, name: &str) -> Option<usize> {
         self.arms.iter().position(|a| a.name() == name)
+    }
+
+    /// The shadow targets.
+    pub fn shadows(&self) -> &[Shadow] {
+        &self.shadows
     }
 
     /// The top level, then each schedule step in time order.

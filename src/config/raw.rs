@@ -25,6 +25,23 @@ pub(crate) struct RawConfig {
     pub preprocess: Option<PreSpec>,
     pub postprocess: Option<PostSpec>,
     pub schedule: Option<Vec<RawStep>>,
+    pub shadow: Option<Vec<RawShadow>>,
+}
+
+/// One shadow target as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RawShadow {
+    pub name: String,
+    pub endpoint: String,
+    pub share: u32,
+    pub timeout_ms: Option<u64>,
+    pub target_variant: Option<String>,
+    pub inference_component: Option<String>,
+    pub target_model: Option<String>,
+    pub target_container_hostname: Option<String>,
+    #[serde(rename = "match")]
+    pub match_pointer: Option<String>,
+    pub tolerance: Option<f64>,
 }
 
 /// One arm as written.

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes assignment.json: independent reference buckets for the router's assignment rule.
+"""Writes assignment.json and shadow.json: independent reference buckets for the router's
+assignment rule and its shadow cohort rule.
 
-bucket = u64_big_endian(SHA-256(utf8(salt + ":" + unit_id))[0..8]) % 10000
+bucket        = u64_big_endian(SHA-256(utf8(salt + ":" + unit_id))[0..8]) % 10000
+shadow bucket = u64_big_endian(SHA-256(utf8(salt + ":shadow:" + name + ":" + unit_id))[0..8]) % 10000
 
 This uses only Python's hashlib, never the Rust code under test, so the Rust tests that read
 the file check the implementation against a second one. Run: python3 gen_assignment.py (writes), python3 gen_assignment.py --check (compares).
@@ -16,6 +18,25 @@ def bucket(salt: str, unit_id: str) -> int:
     digest = hashlib.sha256((salt + ":" + unit_id).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % 10000
 
+
+def shadow_bucket(salt: str, name: str, unit_id: str) -> int:
+    digest = hashlib.sha256((salt + ":shadow:" + name + ":" + unit_id).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 10000
+
+
+SHADOW_CASES = [
+    ("imgclf-lr-1", "next", "alice"),
+    ("imgclf-lr-1", "next", "bob"),
+    ("imgclf-lr-1", "other", "alice"),
+    ("imgclf-lr-2", "next", "alice"),
+    ("s", "n", "42"),
+    ("", "next", "alice"),
+    ("a:b", "c:d", "e"),
+    ("imgclf-lr-1", "next", "üsér-名前"),
+    ("imgclf-lr-1", "next", "a" * 256),
+    ("demo-1", "llm-shadow", "user-0"),
+    ("demo-1", "llm-shadow", "user-1"),
+]
 
 CASES = [
     # The contract's reference values.
@@ -67,18 +88,24 @@ def main() -> None:
                 ("imgclf-lr-1", "üsér-名前"): 3315, ("imgclf-lr-2", "alice"): 7568, ("s", "42"): 2115}
     for key, want in expected.items():
         assert bucket(*key) == want, (key, bucket(*key), want)
-    rows = [{"salt": s, "unit_id": u, "bucket": bucket(s, u)} for s, u in CASES]
-    text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignment.json")
-    if "--check" in sys.argv[1:]:
-        with open(out, encoding="utf-8") as f:
-            if f.read() != text:
-                sys.exit(f"{out} is out of date: run python3 {__file__}")
-        print(f"{out}: {len(rows)} vectors up to date")
-        return
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(text)
-    print(f"wrote {len(rows)} vectors to {out}")
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = {
+        "assignment.json": [{"salt": s, "unit_id": u, "bucket": bucket(s, u)} for s, u in CASES],
+        "shadow.json": [{"salt": s, "name": n, "unit_id": u, "bucket": shadow_bucket(s, n, u)}
+                        for s, n, u in SHADOW_CASES],
+    }
+    for name, rows in files.items():
+        text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+        out = os.path.join(here, name)
+        if "--check" in sys.argv[1:]:
+            with open(out, encoding="utf-8") as f:
+                if f.read() != text:
+                    sys.exit(f"{out} is out of date: run python3 {__file__}")
+            print(f"{out}: {len(rows)} vectors up to date")
+            continue
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {len(rows)} vectors to {out}")
 
 
 if __name__ == "__main__":
