@@ -15,6 +15,7 @@ use canary_router::emulator::{self, Emulator};
 use canary_router::front::refresh::{self, Applier};
 use canary_router::front::server::Limits;
 use canary_router::front::{lambda, serve, validator, watch};
+use tokio_util::task::TaskTracker;
 
 #[derive(Parser)]
 #[command(
@@ -236,6 +237,7 @@ async fn serve_bundled_demo(listen: SocketAddr, limits: Limits) -> Result<(), Cl
     )
     .await?;
     eprintln!("embedded SageMaker emulator on {emu_url}");
+    let router = router.with_detached_shadows(TaskTracker::new());
     serve_router(Arc::new(router), listen, limits).await
 }
 

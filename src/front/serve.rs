@@ -27,6 +27,7 @@ pub async fn run<I: Invoker, S: RecordSink>(
 ) -> std::io::Result<()> {
     let tasks = TaskTracker::new();
     let spawner = tasks.clone();
+    let handler_router = Arc::clone(&router);
     server::run(
         "serve",
         listener,
@@ -34,10 +35,16 @@ pub async fn run<I: Invoker, S: RecordSink>(
         limits,
         tasks,
         move |req: http::Request<Incoming>| {
-            handle(Arc::clone(&router), spawner.clone(), limits, req)
+            handle(Arc::clone(&handler_router), spawner.clone(), limits, req)
         },
     )
-    .await
+    .await?;
+    // Shadow calls that outlived their answers finish and write their records too.
+    if let Some(shadows) = router.shadow_tasks() {
+        shadows.close();
+        let _ = tokio::time::timeout(limits.drain_timeout, shadows.wait()).await;
+    }
+    Ok(())
 }
 
 async fn handle<I: Invoker, S: RecordSink>(

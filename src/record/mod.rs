@@ -4,9 +4,11 @@
 mod config_line;
 mod emf;
 mod schema;
+mod shadow_line;
 mod sink;
 
 pub use config_line::ConfigRefusal;
 pub use emf::{Emf, EmfDirective, EmfMetric, Metrics};
 pub use schema::{Kind, Line, OutcomeFields, Record, StreamFields};
+pub use shadow_line::ShadowRecord;
 pub use sink::{FileSink, MemorySink, RecordSink, StdoutSink};

@@ -7,6 +7,7 @@ use super::config_line::ConfigRefusal;
 use super::emf::{
     BY_ARM, BY_EXPERIMENT, Emf, EmfDirective, Metrics, WITH_MODEL_LATENCY, WITHOUT_MODEL_LATENCY,
 };
+use super::shadow_line::ShadowRecord;
 use crate::assign::AssignedBy;
 use crate::error::ErrorKind;
 use crate::identity::IdSource;
@@ -116,6 +117,8 @@ pub enum Line<'a> {
     Request(Record<'a>),
     /// A `config` line.
     ConfigRefused(ConfigRefusal<'a>),
+    /// A `shadow` record.
+    Shadow(ShadowRecord<'a>),
 }
 
 impl<'a> Record<'a> {

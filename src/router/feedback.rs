@@ -48,7 +48,7 @@ pub(super) fn feedback<I: Invoker, S: RecordSink>(
         ..
     } = req;
     let ticket = Ticket::open(
-        &parts.sink,
+        parts.sink.as_ref(),
         cfg,
         moment,
         Kind::Outcome,

@@ -17,6 +17,7 @@ mod predict;
 mod request;
 mod respond;
 mod route;
+mod shadow;
 mod stream;
 mod ticket;
 
@@ -40,10 +41,11 @@ use crate::error::ErrorKind;
 use crate::identity::{self, CookieKeys};
 use crate::record::{Kind, RecordSink};
 use crate::sagemaker::Invoker;
-use parts::Parts;
+use parts::{Parts, Shadows};
 use request::Moment;
 use respond::{Failure, empty, method_not_allowed};
 use ticket::{Reached, Ticket};
+use tokio_util::task::TaskTracker;
 
 /// The router: configuration (swappable on reload), cookie keys, the endpoint invoker and the
 /// record sink, all built once at start-up.
@@ -65,10 +67,26 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
             versions: Mutex::new(versions),
             parts: Parts {
                 keys,
-                invoker,
-                sink,
+                invoker: Arc::new(invoker),
+                sink: Arc::new(sink),
                 minter: Box::new(identity::mint_id),
+                shadows: Shadows::Awaited,
             },
+        }
+    }
+
+    /// Lets answers go out before their shadow calls finish (a server that keeps running);
+    /// `tasks` tracks the shadow calls, for a drain when the server stops.
+    pub fn with_detached_shadows(mut self, tasks: TaskTracker) -> Self {
+        self.parts.shadows = Shadows::Detached(tasks);
+        self
+    }
+
+    /// The tracker of detached shadow calls, when answers do not wait for them.
+    pub fn shadow_tasks(&self) -> Option<&TaskTracker> {
+        match &self.parts.shadows {
+            Shadows::Detached(tasks) => Some(tasks),
+            Shadows::Awaited => None,
         }
     }
 
@@ -105,7 +123,7 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
 
     /// The record sink, for front doors that share it.
     pub fn sink(&self) -> &S {
-        &self.parts.sink
+        self.parts.sink.as_ref()
     }
 
     /// Handles one request; never panics on input, always answers. A streamed answer
@@ -160,7 +178,7 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
     ) -> Response {
         let path = req.path.split('?').next().unwrap_or("").to_owned();
         let ticket = Ticket::open(
-            &self.parts.sink,
+            self.parts.sink.as_ref(),
             cfg,
             moment,
             Kind::Decision,

@@ -14,6 +14,7 @@ use super::parts::Parts;
 use super::request::{Moment, Request, Response, Wire};
 use super::respond::{Failure, header_str, rfc3339, set};
 use super::route::Route;
+use super::shadow::{self, Primary};
 use super::stream;
 use super::ticket::{Reached, Ticket};
 use crate::config::Config;
@@ -40,7 +41,7 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
         ..
     } = req;
     let ticket = Ticket::open(
-        &parts.sink,
+        parts.sink.as_ref(),
         cfg,
         moment,
         Kind::Decision,
@@ -89,7 +90,18 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
         .await;
     }
     let call = call_for(ticket.request_id());
-    match invoke::invoke(&parts.invoker, cfg, assigned.arm(), &call).await {
+    let shadows = start_shadows(parts, cfg, moment, &assigned, &call);
+    let outcome = invoke::invoke(parts.invoker.as_ref(), cfg, assigned.arm(), &call).await;
+    if !shadows.is_empty() {
+        let primary = || match &outcome {
+            Ok((invoked, answer)) if invoked.served() == Some(assigned.arm()) => {
+                Primary::Answered(answer.body.clone())
+            }
+            _ => Primary::NotComparable,
+        };
+        shadow::finish(parts, shadows, primary).await;
+    }
+    match outcome {
         Ok((invoked, answer)) => respond(ticket, cfg, &assigned, &invoked, answer),
         Err(stopped) => {
             let reached = match &stopped.invoked {
@@ -99,6 +111,44 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
             ticket.fail(reached, stopped.failure)
         }
     }
+}
+
+/// The shadow calls of this unit's cohorts, started beside the arm's call with the body as
+/// pre-processed for the arm. A body the arm's pre-processing refuses is refused for the arm
+/// too, and then nothing is shadowed.
+fn start_shadows<I: Invoker, S: RecordSink>(
+    parts: &Parts<I, S>,
+    cfg: &Config,
+    moment: Moment<'_>,
+    assigned: &Assigned,
+    call: &Call<'_>,
+) -> Vec<shadow::Started> {
+    let cohorts = shadow::cohorts(cfg.shadows(), cfg.salt(), &assigned.identity.unit_id);
+    if cohorts.is_empty() {
+        return Vec::new();
+    }
+    let Ok(body) = invoke::prepare_body(cfg, assigned.arm(), call) else {
+        return Vec::new();
+    };
+    let arm = cfg.arm(assigned.arm()).map_or("", |a| a.name());
+    let unit = assigned.assignment.unit.to_hex();
+    let jobs = cohorts
+        .into_iter()
+        .map(|s| shadow::Job {
+            shadow: s.clone(),
+            prediction_id: call.request_id.to_owned(),
+            experiment: cfg.experiment().to_owned(),
+            config_version: moment.phase.version().to_owned(),
+            unit: unit.clone(),
+            arm: arm.to_owned(),
+            body: body.clone(),
+            content_type: call.content_type.to_owned(),
+            accept: call.accept.map(str::to_owned),
+            namespace: cfg.metrics_namespace().to_owned(),
+            timeouts: cfg.timeouts(),
+        })
+        .collect();
+    shadow::start(parts, jobs)
 }
 
 /// Post-processing, then the answer: the endpoint's bytes and content type unchanged when the

@@ -52,6 +52,8 @@ pub struct FakeSageMaker {
     pub streams: Arc<Mutex<HashMap<String, Vec<Step>>>>,
     /// Set when a stream's consumer went away before its end.
     pub cancelled: Arc<Mutex<Vec<String>>>,
+    /// Milliseconds an endpoint waits before answering.
+    pub delays: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 /// The default stream: three TGI tokens, split across parts mid-line.
@@ -81,6 +83,10 @@ impl FakeSageMaker {
 
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
+    }
+
+    pub fn delay(&self, endpoint: &str, ms: u64) {
+        self.delays.lock().unwrap().insert(endpoint.to_owned(), ms);
     }
 
     pub fn stream(&self, endpoint: &str, steps: Vec<Step>) {
@@ -161,6 +167,10 @@ impl Invoker for FakeSageMaker {
 
     async fn invoke(&self, call: Invocation<'_>) -> Result<ModelAnswer, InvokeError> {
         self.record(&call);
+        let delay = self.delays.lock().unwrap().get(call.endpoint).copied();
+        if let Some(ms) = delay {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
         if let Some(kind) = self.failures.lock().unwrap().get(call.endpoint) {
             return Err(InvokeError {
                 kind: *kind,
