@@ -72,6 +72,47 @@ impl Invoked {
     }
 }
 
+/// Whether a failed call may fall back to the config's fallback arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fallback {
+    /// As the config says (requests).
+    Configured,
+    /// Never: the arm itself is being tested (`validate`).
+    Never,
+}
+
+/// The answer as the client gets it: post-processed by the arm that served it, else the
+/// endpoint's bytes and content type unchanged.
+pub(crate) fn postprocessed(
+    cfg: &Config,
+    served: usize,
+    answer: ModelAnswer,
+) -> Result<(Bytes, Option<String>), Failure> {
+    let Some((arm, spec)) = cfg
+        .arm(served)
+        .and_then(|a| a.postprocess().map(|p| (a, p)))
+    else {
+        return Ok((answer.body, answer.content_type));
+    };
+    let is_json = answer
+        .content_type
+        .as_deref()
+        .is_none_or(transform::is_json);
+    if !is_json {
+        return Err(Failure::new(
+            ErrorKind::Internal,
+            format!(
+                "post-processing needs a JSON answer; endpoint `{}` sent {}",
+                arm.endpoint(),
+                answer.content_type.as_deref().unwrap_or("no content type")
+            ),
+        ));
+    }
+    transform::postprocess(spec, &answer.body)
+        .map(|body| (Bytes::from(body), Some("application/json".to_owned())))
+        .map_err(|e| Failure::new(ErrorKind::Internal, e.to_string()))
+}
+
 /// Why invocation stopped without an answer, and what it had called by then.
 pub(crate) struct Stopped {
     pub invoked: Option<Invoked>,
@@ -84,6 +125,7 @@ pub(crate) async fn invoke<I: Invoker>(
     cfg: &Config,
     arm: usize,
     call: &Call<'_>,
+    fallback: Fallback,
 ) -> Result<(Invoked, ModelAnswer), Stopped> {
     let timeouts = cfg.timeouts();
     let mut invoked: Option<Invoked> = None;
@@ -151,7 +193,11 @@ pub(crate) async fn invoke<I: Invoker>(
                     "endpoint call failed"
                 );
                 invoked = Some(so_far);
-                match cfg.fallback() {
+                let fallback_arm = match fallback {
+                    Fallback::Configured => cfg.fallback(),
+                    Fallback::Never => None,
+                };
+                match fallback_arm {
                     Some(fb) if fb != current && current == arm && e.kind.allows_fallback() => {
                         current = fb;
                     }

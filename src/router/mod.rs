@@ -6,6 +6,7 @@
 //! (`invoke`) → the answer and its record (`ticket`). `/feedback` shares the first three.
 
 mod admit;
+mod arm;
 mod assignment;
 mod feedback;
 mod health;
@@ -26,6 +27,7 @@ use std::time::{Instant, SystemTime};
 
 use http::{Method, StatusCode};
 
+pub use arm::{ArmAnswer, ArmFailure};
 pub use parts::Minter;
 pub use request::{
     Body, Client, ClientGuard, MAX_BODY_BYTES, MAX_HEADER_BYTES, Request, Response, StreamBody,
@@ -80,6 +82,20 @@ impl<I: Invoker, S: RecordSink> Router<I, S> {
     pub fn with_detached_shadows(mut self, tasks: TaskTracker) -> Self {
         self.parts.shadows = Shadows::Detached(tasks);
         self
+    }
+
+    /// Sends `body` through the arm named `arm` exactly as `/predict` would (its pre-processing,
+    /// endpoint, target and post-processing), without a fallback and without a record: what
+    /// `validate` runs a golden set through.
+    pub async fn try_arm(
+        &self,
+        arm: &str,
+        body: bytes::Bytes,
+        content_type: &str,
+        accept: Option<&str>,
+    ) -> Result<ArmAnswer, ArmFailure> {
+        let cfg = self.config();
+        arm::try_arm(&self.parts, &cfg, arm, body, content_type, accept).await
     }
 
     /// The tracker of detached shadow calls, when answers do not wait for them.

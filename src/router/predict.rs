@@ -3,13 +3,12 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::{HeaderMap, header};
 
 use super::admit::{admit, refuse};
 use super::assignment::{self, Assigned};
 use super::identify::{self, Anonymous};
-use super::invoke::{self, Call, Invoked};
+use super::invoke::{self, Call, Fallback, Invoked};
 use super::parts::Parts;
 use super::request::{Moment, Request, Response, Wire};
 use super::respond::{Failure, header_str, rfc3339, set};
@@ -91,7 +90,14 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
     }
     let call = call_for(ticket.request_id());
     let shadows = start_shadows(parts, cfg, moment, &assigned, &call);
-    let outcome = invoke::invoke(parts.invoker.as_ref(), cfg, assigned.arm(), &call).await;
+    let outcome = invoke::invoke(
+        parts.invoker.as_ref(),
+        cfg,
+        assigned.arm(),
+        &call,
+        Fallback::Configured,
+    )
+    .await;
     if !shadows.is_empty() {
         let primary = || match &outcome {
             Ok((invoked, answer)) if invoked.served() == Some(assigned.arm()) => {
@@ -161,32 +167,10 @@ fn respond<S: RecordSink>(
     answer: ModelAnswer,
 ) -> Response {
     let reached = Reached::Invocation(assigned, invoked);
-    let served = invoked.served().and_then(|s| cfg.arm(s));
-    let (body, content_type) = match served.and_then(|arm| arm.postprocess().map(|p| (arm, p))) {
-        None => (answer.body, answer.content_type),
-        Some((arm, spec)) => {
-            let is_json = answer
-                .content_type
-                .as_deref()
-                .is_none_or(transform::is_json);
-            if !is_json {
-                let failure = Failure::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "post-processing needs a JSON answer; endpoint `{}` sent {}",
-                        arm.endpoint(),
-                        answer.content_type.as_deref().unwrap_or("no content type")
-                    ),
-                );
-                return ticket.fail(reached, failure);
-            }
-            match transform::postprocess(spec, &answer.body) {
-                Ok(body) => (Bytes::from(body), Some("application/json".to_owned())),
-                Err(e) => {
-                    return ticket.fail(reached, Failure::new(ErrorKind::Internal, e.to_string()));
-                }
-            }
-        }
+    let served = invoked.served().unwrap_or(assigned.arm());
+    let (body, content_type) = match invoke::postprocessed(cfg, served, answer) {
+        Ok(answer) => answer,
+        Err(failure) => return ticket.fail(reached, failure),
     };
     let mut resp = http::Response::new(body);
     set(
@@ -199,7 +183,7 @@ fn respond<S: RecordSink>(
     ticket.answer(reached, resp, None)
 }
 
-fn check_content_type(cfg: &Config, content_type: &str) -> Result<(), Failure> {
+pub(crate) fn check_content_type(cfg: &Config, content_type: &str) -> Result<(), Failure> {
     if accepts(cfg.content_types(), content_type) {
         Ok(())
     } else {
