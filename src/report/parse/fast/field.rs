@@ -1,0 +1,54 @@
+//! The keys the fast path reads, and the rule that each may appear once.
+
+/// Sets a field once; a second occurrence makes the fast path give up (serde refuses
+/// duplicate fields, and the fallback must decide).
+pub(super) fn once<T>(slot: &mut Option<T>, seen: &mut u32, bit: u32, v: Option<T>) -> Option<()> {
+    if *seen & bit != 0 {
+        return None;
+    }
+    *seen |= bit;
+    *slot = v;
+    Some(())
+}
+
+/// The fields the fast path reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
+    Kind,
+    Ts,
+    RequestId,
+    Experiment,
+    ConfigVersion,
+    Unit,
+    AssignedBy,
+    Arm,
+    ServedArm,
+    Event,
+    Status,
+    LatencyMs,
+    Value,
+    Weights,
+    Message,
+    Other,
+}
+
+pub(super) fn field(key: &[u8]) -> Field {
+    match key {
+        b"kind" => Field::Kind,
+        b"ts" => Field::Ts,
+        b"request_id" => Field::RequestId,
+        b"experiment" => Field::Experiment,
+        b"config_version" => Field::ConfigVersion,
+        b"unit" => Field::Unit,
+        b"assigned_by" => Field::AssignedBy,
+        b"arm" => Field::Arm,
+        b"served_arm" => Field::ServedArm,
+        b"event" => Field::Event,
+        b"status" => Field::Status,
+        b"latency_ms" => Field::LatencyMs,
+        b"value" => Field::Value,
+        b"weights" => Field::Weights,
+        b"message" => Field::Message,
+        _ => Field::Other,
+    }
+}
