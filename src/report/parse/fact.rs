@@ -42,12 +42,14 @@ const _: () = assert!(size_of::<Option<Id>>() == size_of::<u32>());
 
 impl Id {
     /// The id of the name at `index`; None past `u32::MAX - 1` names.
+    #[inline]
     pub(crate) fn from_index(index: usize) -> Option<Id> {
         let i = u32::try_from(index).ok()?.checked_add(1)?;
         NonZeroU32::new(i).map(Id)
     }
 
     /// The index of the name in its table.
+    #[inline]
     pub(crate) fn index(self) -> usize {
         // At least 1 by construction, and a u32 fits a usize on every target the crate builds.
         (self.0.get() - 1) as usize

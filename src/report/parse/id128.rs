@@ -9,6 +9,7 @@
 use std::hash::{DefaultHasher, Hasher};
 
 /// The 128-bit identity of an ID string's bytes.
+#[inline]
 pub(crate) fn id128(b: &[u8]) -> u128 {
     if b.len() == 36 {
         if let Some(v) = uuid_bits(b) {

@@ -55,6 +55,7 @@ fn utf8(b: &[u8]) -> Result<String, NoId> {
 
 impl Names {
     /// The id of an experiment's config version.
+    #[inline]
     pub(crate) fn phase(&mut self, experiment: &[u8], version: &[u8]) -> Result<Id, NoId> {
         if let Some((e, v, id)) = &self.last_phase
             && e == experiment
@@ -85,6 +86,7 @@ impl Names {
     }
 
     /// The id of an arm name.
+    #[inline]
     pub(crate) fn arm(&mut self, name: &[u8]) -> Result<Id, NoId> {
         intern(&mut self.arms, &mut self.defs, name, |id, name| Def::Arm {
             id,
@@ -93,6 +95,7 @@ impl Names {
     }
 
     /// The id of an event name.
+    #[inline]
     pub(crate) fn event(&mut self, name: &[u8]) -> Result<Id, NoId> {
         intern(&mut self.events, &mut self.defs, name, |id, name| {
             Def::Event { id, name }
@@ -101,6 +104,7 @@ impl Names {
 
     /// The id of a set of weights; None when a weight is not a whole number of basis points
     /// from 0 to 10,000 (the record then counts as one without weights).
+    #[inline]
     pub(crate) fn weights(&mut self, w: &[(&[u8], f64)]) -> Result<Option<Id>, NoId> {
         let same = |known: &[(String, u32)]| {
             known.len() == w.len()
@@ -154,6 +158,7 @@ struct Table {
 /// Entries scanned linearly before the map is used.
 const LINEAR: usize = 16;
 
+#[inline]
 fn intern(
     t: &mut Table,
     defs: &mut Vec<Def>,

@@ -2,6 +2,7 @@
 
 /// Milliseconds since the Unix epoch of an RFC 3339 time (`2026-11-26T10:00:00.123Z`,
 /// `...+01:00`; a space for the `T` is accepted).
+#[inline]
 pub(crate) fn rfc3339_ms(b: &[u8]) -> Option<i64> {
     if b.len() < 20 {
         return None;

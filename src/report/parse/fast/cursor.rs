@@ -10,6 +10,7 @@ pub(super) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(super) fn ws(&mut self) {
         // Compact JSON, as the router writes it, has none: one comparison.
         if self.b.get(self.i).is_none_or(|&c| c > b' ') {
@@ -24,16 +25,19 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
+    #[inline]
     pub(super) fn eat(&mut self, c: u8) -> Option<()> {
         self.ws();
         (self.peek()? == c).then(|| self.i += 1)
     }
 
     /// The bytes of a string without escapes or control characters; None otherwise.
+    #[inline]
     pub(super) fn plain_bytes(&mut self) -> Option<&'a [u8]> {
         if self.peek()? != b'"' {
             return None;
@@ -50,12 +54,14 @@ impl<'a> Cursor<'a> {
 
     /// A plain string that must be UTF-8 (IDs and times, only hashed or parsed): checked
     /// cheaply when it is ASCII, as it almost always is.
+    #[inline]
     pub(super) fn plain_id(&mut self) -> Option<&'a [u8]> {
         let b = self.plain_bytes()?;
         (b.is_ascii() || std::str::from_utf8(b).is_ok()).then_some(b)
     }
 
     /// Skips a string (escapes allowed, checked).
+    #[inline]
     pub(super) fn skip_str(&mut self) -> Option<()> {
         if self.peek()? != b'"' {
             return None;
@@ -84,6 +90,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The text of a number, checked against JSON's grammar.
+    #[inline]
     pub(super) fn number(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
         let b = self.b;
@@ -122,16 +129,19 @@ impl<'a> Cursor<'a> {
         Some(&b[start..i])
     }
 
+    #[inline]
     pub(super) fn literal(&mut self, word: &[u8]) -> Option<()> {
         (self.b.get(self.i..self.i + word.len())? == word).then(|| self.i += word.len())
     }
 
+    #[inline]
     pub(super) fn is_null(&mut self) -> bool {
         self.ws();
         self.literal(b"null").is_some()
     }
 
     /// Skips any value, checking brackets and strings.
+    #[inline]
     pub(super) fn skip_value(&mut self) -> Option<()> {
         self.ws();
         match self.peek()? {
@@ -172,6 +182,7 @@ impl<'a> Cursor<'a> {
     /// Skips `known` when the input continues with it. `known` is a string or container
     /// already checked, and the extent of either follows from its bytes, so input that starts
     /// with the same bytes holds the same value (not so for numbers: `1` starts `12`).
+    #[inline]
     pub(super) fn skip_known(&mut self, known: &[u8]) -> bool {
         let hit = !known.is_empty() && self.b[self.i..].starts_with(known);
         if hit {
@@ -181,6 +192,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips a value, remembering it in `memo` when it is a string or a container.
+    #[inline]
     pub(super) fn skip_remembered(&mut self, memo: &mut Vec<u8>) -> Option<()> {
         if self.skip_known(memo) {
             return Some(());
@@ -194,6 +206,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips the value of a top-level key the report does not read (see [`Memo`]).
+    #[inline]
     pub(super) fn skip_member(&mut self, memo: &mut Memo) -> Option<()> {
         self.ws();
         match self.peek()? {
@@ -212,6 +225,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips an object member by member, its string and container members through `memos`.
+    #[inline]
     pub(super) fn skip_object_members(&mut self, memos: &mut Vec<Vec<u8>>) -> Option<()> {
         self.eat(b'{')?;
         self.ws();
@@ -239,6 +253,7 @@ impl<'a> Cursor<'a> {
         Some(())
     }
 
+    #[inline]
     pub(super) fn opt_str(&mut self) -> Option<Option<&'a [u8]>> {
         if self.is_null() {
             Some(None)
@@ -247,6 +262,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn opt_id(&mut self) -> Option<Option<&'a [u8]>> {
         if self.is_null() {
             Some(None)
@@ -255,6 +271,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn opt_f64(&mut self) -> Option<Option<f64>> {
         if self.is_null() {
             return Some(None);
@@ -267,6 +284,7 @@ impl<'a> Cursor<'a> {
 
     /// A number like `-12.345` (at most 15 digits, no exponent) read and converted in one
     /// pass, by Clinger's fast path (see [`to_f64`]); None (cursor unmoved) for anything else.
+    #[inline]
     pub(super) fn plain_decimal(&mut self) -> Option<f64> {
         const POW10: [f64; 16] = [
             1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -313,6 +331,7 @@ impl<'a> Cursor<'a> {
 /// 15 significant digits take Clinger's fast path — an exact integer divided by an exact power
 /// of ten, one correctly rounded operation, so the same value as a full parse; anything else
 /// goes to the standard library's parser.
+#[inline]
 pub(super) fn to_f64(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -347,6 +366,7 @@ pub(super) fn to_f64(b: &[u8]) -> Option<f64> {
 }
 
 /// A JSON number as u16 (serde refuses fractions, exponents and out-of-range values too).
+#[inline]
 pub(super) fn to_u16(b: &[u8]) -> Option<u16> {
     if b.is_empty() || b.len() > 5 || !b.iter().all(u8::is_ascii_digit) {
         return None;

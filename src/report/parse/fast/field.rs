@@ -2,6 +2,7 @@
 
 /// Sets a field once; a second occurrence makes the fast path give up (serde refuses
 /// duplicate fields, and the fallback must decide).
+#[inline]
 pub(super) fn once<T>(slot: &mut Option<T>, seen: &mut u32, bit: u32, v: Option<T>) -> Option<()> {
     if *seen & bit != 0 {
         return None;
@@ -32,6 +33,7 @@ pub(super) enum Field {
     Other,
 }
 
+#[inline]
 pub(super) fn field(key: &[u8]) -> Field {
     match key {
         b"kind" => Field::Kind,

@@ -28,6 +28,7 @@ pub(super) struct Memo {
 }
 
 /// The memory for position `i`, made on first use; None past [`MAX_REMEMBERED`].
+#[inline]
 pub(super) fn memo_at<T: Default>(memos: &mut Vec<T>, i: usize) -> Option<&mut T> {
     if memos.len() <= i && i < MAX_REMEMBERED {
         memos.resize_with(i + 1, T::default);
@@ -36,6 +37,7 @@ pub(super) fn memo_at<T: Default>(memos: &mut Vec<T>, i: usize) -> Option<&mut T
 }
 
 /// Keeps `value` (a string or container that was just skipped, so checked) for the next line.
+#[inline]
 pub(super) fn remember(memo: &mut Vec<u8>, value: &[u8]) {
     if value.len() <= MAX_MEMO {
         memo.clear();
@@ -72,6 +74,7 @@ impl Token {
     }
 
     /// Whether `rest` starts with this key.
+    #[inline]
     pub(super) fn matches(&self, rest: &[u8]) -> bool {
         if self.bytes.len() <= 16
             && let Some(head) = rest.get(..16)

@@ -51,6 +51,7 @@ fn byte_mask(m: u64) -> u32 {
 /// and the in-string state as bit masks (as simdjson does with wider registers). Returns the
 /// length up to and including the matching close; None on a backslash (the byte-wise path
 /// handles escapes) or when the input ends first.
+#[inline]
 pub(super) fn skip_container(b: &[u8]) -> Option<usize> {
     let mut depth = 0u32;
     let mut in_str = 0u32;
@@ -108,6 +109,7 @@ pub(super) fn skip_container(b: &[u8]) -> Option<usize> {
 }
 
 /// The first `"` or `\\`.
+#[inline]
 pub(super) fn quote_or_escape(b: &[u8]) -> Option<usize> {
     find(
         b,
@@ -117,6 +119,7 @@ pub(super) fn quote_or_escape(b: &[u8]) -> Option<usize> {
 }
 
 /// The first `"`, `\\` or control character (which ends a plain string).
+#[inline]
 pub(super) fn string_end(b: &[u8]) -> Option<usize> {
     find(
         b,
@@ -126,6 +129,7 @@ pub(super) fn string_end(b: &[u8]) -> Option<usize> {
 }
 
 /// The first `"` or bracket: `[` and `{` differ only in bit 0x20, as do `]` and `}`.
+#[inline]
 pub(super) fn structural(b: &[u8]) -> Option<usize> {
     find(
         b,
