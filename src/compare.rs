@@ -63,6 +63,11 @@ impl Comparator {
         })
     }
 
+    /// The JSON pointer compared, when only one value is.
+    pub fn pointer(&self) -> Option<&str> {
+        self.pointer.as_deref()
+    }
+
     /// Compares an expected answer with an actual one, as bytes as they came.
     pub fn compare_bytes(&self, expected: &[u8], actual: &[u8]) -> Comparison {
         match (

@@ -21,8 +21,11 @@ pub mod error;
 pub mod front;
 pub mod identity;
 pub mod plan;
+pub mod quantile;
 pub mod record;
 pub mod report;
 pub mod router;
 pub mod sagemaker;
 pub mod transform;
+#[cfg(feature = "aws")]
+pub mod validate;

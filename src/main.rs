@@ -84,6 +84,8 @@ enum Command {
     Report(canary_router::report::ReportArgs),
     /// Which users a config change moves: `plan OLD NEW`, or `plan CONFIG` for its schedule.
     Plan(canary_router::plan::PlanArgs),
+    /// Pre-traffic checks of one arm against a golden set: answers, latency, throughput.
+    Validate(canary_router::validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -141,6 +143,7 @@ fn run(command: Option<Command>, lambda_mode: bool) -> Result<(), CliError> {
                 appconfig,
             }) => Ok(emulator::cli_main(listen, models, appconfig).await?),
             Some(Command::Demo(args)) => Ok(canary_router::demo::cli_main(args).await?),
+            Some(Command::Validate(args)) => canary_router::validate::cli_main(args).await,
             Some(Command::Report(_) | Command::Plan(_)) => Ok(()),
         }
     })

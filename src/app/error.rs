@@ -8,6 +8,7 @@ use crate::identity::KeyError;
 use crate::plan::PlanError;
 use crate::report::ReportError;
 use crate::sagemaker::SdkConfigError;
+use crate::validate::error::ValidateError;
 
 /// Why a subcommand (or Lambda mode) stopped.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,9 @@ pub enum CliError {
     /// `plan` failed, or a step moves more than `--max-move`.
     #[error("plan: {0}")]
     Plan(#[from] PlanError),
+    /// `validate` failed, or the arm did not pass.
+    #[error("validate: {0}")]
+    Validate(#[from] ValidateError),
     /// `demo` failed, or its checks did not pass.
     #[error("demo: {0}")]
     Demo(#[from] DemoError),
@@ -74,6 +78,7 @@ impl CliError {
             CliError::Models(ModelsError::Invalid(_)) => 2,
             CliError::Models(ModelsError::Read { .. }) => 3,
             CliError::Emulate(e) => e.exit_code(),
+            CliError::Validate(e) => e.exit_code(),
             // A 4xx means the names in CANARY_APPCONFIG are wrong; anything else that the
             // extension cannot be reached or failed.
             CliError::AppConfig {

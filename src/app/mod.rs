@@ -22,6 +22,9 @@ pub enum MissingKey {
     Refuse,
     /// Generate a key for this process, with a notice (local `serve`).
     Ephemeral,
+    /// No cookie is read or minted (`validate` calls one arm directly): a key for this process,
+    /// silently.
+    Unused,
 }
 
 /// A config document and where it came from: a file is watched, AppConfig is asked again.
@@ -83,6 +86,9 @@ pub fn cookie_keys(
     config: &Config,
     missing: MissingKey,
 ) -> Result<CookieKeys, CliError> {
+    if missing == MissingKey::Unused {
+        return Ok(CookieKeys::ephemeral());
+    }
     match env
         .var("CANARY_COOKIE_KEY")
         .filter(|k| !k.trim().is_empty())

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::quantile::quantile;
+
 /// How a synthetic user identifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum IdKind {
@@ -171,14 +173,6 @@ pub(crate) fn summarise(phases: &[Phase], obs: &[Observation]) -> Summary {
         }
     }
     Summary { rows, checks }
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
 }
 
 /// Users of the bypass run who saw both variants of the endpoint's own random split.
