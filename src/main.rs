@@ -190,7 +190,8 @@ async fn run_serve(
         SageMaker::FromEnv,
     )
     .await?;
-    let router = Arc::new(router);
+    // A server keeps running: answers go out before their shadow calls finish.
+    let router = Arc::new(router.with_detached_shadows(TaskTracker::new()));
     match (loaded.source, loaded.appconfig) {
         (Source::File(path), _) => {
             tokio::spawn(watch::watch_config(
