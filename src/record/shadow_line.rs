@@ -59,6 +59,9 @@ pub struct ShadowRecord<'a> {
     pub agrees: Option<bool>,
     /// The largest difference of the numbers of both raw answers; null when shapes differ.
     pub max_abs_diff: Option<f64>,
+    /// The arm's own SageMaker call time for the same request, to compare latencies pair by
+    /// pair; null when the arm's answer is not comparable (it failed, or a fallback answered).
+    pub primary_latency_ms: Option<f64>,
     /// The EMF block.
     #[serde(rename = "_aws")]
     pub aws: Emf<'a>,

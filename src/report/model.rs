@@ -97,6 +97,58 @@ pub struct Phase {
     pub metrics: Vec<MetricInfo>,
     /// Every treatment arm against the control, per metric.
     pub comparisons: Vec<Comparison>,
+    /// Shadow calls of the phase, per shadow, in name order.
+    pub shadows: Vec<ShadowSummary>,
+}
+
+/// One shadow within one phase: how often its raw answers agreed with the arm's, how far apart
+/// their numbers were, and its latency beside the arm's on the same requests.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowSummary {
+    /// The shadow's name.
+    pub shadow: String,
+    /// Its endpoint.
+    pub endpoint: Option<String>,
+    /// Shadow calls (shadowed requests).
+    pub calls: u64,
+    /// Calls that failed or timed out.
+    pub errors: u64,
+    /// `errors / calls`.
+    pub error_rate: Option<f64>,
+    /// Calls whose answers could be compared (both sides answered, no fallback).
+    pub compared: u64,
+    /// Units with a compared call.
+    pub units: u64,
+    /// Share of compared calls that agreed: a ratio of per-unit sums.
+    pub agreement: Option<f64>,
+    /// Its interval at the report's confidence level, by the delta method with the unit as
+    /// the unit of analysis (as the report's per-prediction ratios).
+    pub agreement_ci: Option<(f64, f64)>,
+    /// The distribution of `max_abs_diff` over calls where both answers had the same shape.
+    pub max_abs_diff: Option<DiffDistribution>,
+    /// The shadow's call latency, on calls both sides answered.
+    pub latency_ms: Option<Latency>,
+    /// The primary arm's call latency on the same requests.
+    pub primary_latency_ms: Option<Latency>,
+    /// Calls by primary arm.
+    pub by_arm: Vec<(String, u64)>,
+}
+
+/// Quantiles of `max_abs_diff`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DiffDistribution {
+    /// Calls with a number.
+    pub count: u64,
+    /// Share of those where every number was equal.
+    pub zero_share: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
 }
 
 /// Counts that explain what the tests left out, and problems with the data.

@@ -101,7 +101,10 @@ pub(super) async fn predict<I: Invoker, S: RecordSink>(
     if !shadows.is_empty() {
         let primary = || match &outcome {
             Ok((invoked, answer)) if invoked.served() == Some(assigned.arm()) => {
-                Primary::Answered(answer.body.clone())
+                Primary::Answered {
+                    raw: answer.body.clone(),
+                    model_time: invoked.model_time(),
+                }
             }
             _ => Primary::NotComparable,
         };

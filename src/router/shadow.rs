@@ -21,8 +21,13 @@ use crate::sagemaker::{Invocation, InvokeError, Invoker};
 
 /// How the arm's own call ended, for the comparison.
 pub(crate) enum Primary {
-    /// The assigned arm's endpoint answered these raw bytes.
-    Answered(Bytes),
+    /// The assigned arm's endpoint answered.
+    Answered {
+        /// Its raw answer.
+        raw: Bytes,
+        /// Its SageMaker call time.
+        model_time: std::time::Duration,
+    },
     /// A fallback answered, or nothing did: there is nothing to compare with.
     NotComparable,
 }
@@ -129,7 +134,7 @@ async fn run<I: Invoker, S: RecordSink>(
     let latency = t0.elapsed();
     let primary = primary.await.unwrap_or(Primary::NotComparable);
     let (agrees, max_abs_diff) = match (&answer, &primary) {
-        (Ok(shadow), Primary::Answered(raw)) => {
+        (Ok(shadow), Primary::Answered { raw, .. }) => {
             let c = job.shadow.comparator().compare_bytes(raw, &shadow.body);
             (Some(c.agrees), c.max_abs_diff)
         }
@@ -160,6 +165,10 @@ async fn run<I: Invoker, S: RecordSink>(
         latency_ms: millis(latency),
         agrees,
         max_abs_diff,
+        primary_latency_ms: match &primary {
+            Primary::Answered { model_time, .. } => Some(millis(*model_time)),
+            Primary::NotComparable => None,
+        },
         aws: ShadowRecord::emf(&job.namespace, ts_ms),
         calls: 1,
         errors: u32::from(error.is_some()),

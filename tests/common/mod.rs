@@ -71,6 +71,11 @@ impl FakeSageMaker {
             .insert(endpoint.to_owned(), kind);
     }
 
+    /// Makes `endpoint` answer again after a [`FakeSageMaker::fail`].
+    pub fn heal(&self, endpoint: &str) {
+        self.failures.lock().unwrap().remove(endpoint);
+    }
+
     pub fn answer(&self, endpoint: &str, body: &[u8], content_type: Option<&str>) {
         self.answers.lock().unwrap().insert(
             endpoint.to_owned(),

@@ -6,14 +6,16 @@ use std::collections::HashMap;
 
 use hdrhistogram::Histogram;
 
+mod latency;
+mod shadows;
 mod tables;
+
+pub(crate) use latency::summary as latency_summary;
+pub(crate) use shadows::{ShadowAcc, Shadows};
 
 use tables::{IdMap, Seen};
 
 use crate::report::parse::{Assigned, Batch, Def, Fact, FactKind, Id, LineCounts};
-
-/// Latencies are kept in microseconds.
-const LATENCY_SCALE: f64 = 1000.0;
 
 /// Request counters and latencies of one arm (all records, whatever `assigned_by`).
 #[derive(Debug, Clone)]
@@ -43,20 +45,9 @@ impl ArmAcc {
             client_errors: 0,
             fallbacks: 0,
             outcomes: 0,
-            // 1 µs to one hour, three significant digits (0.1% relative error); longer
-            // latencies count as one hour.
-            latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
-                .unwrap_or_else(|_| unreachable_histogram()),
+            latency_us: latency::histogram(),
         }
     }
-}
-
-/// The longest latency the histogram tells apart: one hour, in microseconds.
-const MAX_LATENCY_US: u64 = 3_600_000_000;
-
-/// `Histogram::new_with_bounds` only fails for bounds or digits out of range.
-fn unreachable_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 2, 1).unwrap_or_else(|_| std::process::abort())
 }
 
 /// What one unit did within one phase.
@@ -224,6 +215,8 @@ pub(crate) struct Aggregator {
     pub(crate) weights: Vec<Vec<(String, u32)>>,
     weight_ids: HashMap<Vec<(String, u32)>, Id>,
     workers: Vec<WorkerMap>,
+    /// Shadow calls, by phase and shadow.
+    pub(crate) shadows: Shadows,
 }
 
 /// The global id of `name`, which gets the next one when it is new; None only past
@@ -309,6 +302,13 @@ impl Aggregator {
         self.phase_of = phase_of;
         self.keep = keep;
         self.slots = slots;
+        for s in batch.shadows.drain(..) {
+            if self.seen[part(s.request)].first_time(s.request) {
+                self.shadows.add(s);
+            } else {
+                self.duplicates += 1;
+            }
+        }
     }
 
     fn define(&mut self, worker: usize, def: Def) {
@@ -393,8 +393,7 @@ impl Aggregator {
                     acc.fallbacks += 1;
                 }
                 if let Some(ms) = f.latency_ms {
-                    acc.latency_us
-                        .saturating_record((ms * LATENCY_SCALE).round() as u64);
+                    latency::record_ms(&mut acc.latency_us, ms);
                 }
             }
             FactKind::Outcome => acc.outcomes += 1,

@@ -1,6 +1,7 @@
 //! From accumulated facts to the report: arms in config order, metrics, comparisons against
 //! the control, Holm adjustment, sample-ratio checks, data-quality notes and verdicts.
 
+mod shadows;
 mod srm;
 mod stats;
 
@@ -8,7 +9,7 @@ use std::collections::BTreeSet;
 
 use stats::{Estimate, Method, Moments};
 
-use crate::report::aggregate::{Aggregator, ArmUnits, PhaseAcc, Sums};
+use crate::report::aggregate::{Aggregator, ArmUnits, PhaseAcc, Sums, latency_summary};
 use crate::report::error::ReportError;
 use crate::report::model::*;
 use crate::report::options::Options;
@@ -44,9 +45,14 @@ pub(crate) fn build(
             b.version.as_str(),
         ))
     });
+    let mut shadow_calls = std::mem::take(&mut agg.shadows.by_phase);
     let mut experiments: Vec<Experiment> = Vec::new();
     for mut acc in phases {
-        let phase = build_phase(&agg, &mut acc, opts)?;
+        let mut phase = build_phase(&agg, &mut acc, opts)?;
+        let key = (acc.experiment.clone(), acc.version.clone());
+        if let Some(calls) = shadow_calls.remove(&key) {
+            phase.shadows = shadows::summaries(calls, opts.alpha);
+        }
         match experiments.last_mut() {
             Some(e) if e.name == acc.experiment => e.phases.push(phase),
             _ => experiments.push(Experiment {
@@ -192,18 +198,7 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
         let u = arm_units(*slot);
         let a = slot.map(|s| &acc.arms[s]);
         let requests = a.map_or(0, |a| a.requests);
-        let latency_ms = a.filter(|a| !a.latency_us.is_empty()).map(|a| {
-            let h = &a.latency_us;
-            let ms = |us: u64| us as f64 / 1000.0;
-            Latency {
-                count: h.len(),
-                mean: h.mean() / 1000.0,
-                p50: ms(h.value_at_quantile(0.50)),
-                p95: ms(h.value_at_quantile(0.95)),
-                p99: ms(h.value_at_quantile(0.99)),
-                max: ms(h.max()),
-            }
-        });
+        let latency_ms = a.and_then(|a| latency_summary(&a.latency_us));
         let arm_metrics = metrics
             .iter()
             .map(|(info, event)| {
@@ -313,6 +308,7 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
         arms,
         metrics: metrics.into_iter().map(|m| m.0).collect(),
         comparisons,
+        shadows: Vec::new(),
     })
 }
 

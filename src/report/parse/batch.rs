@@ -1,7 +1,7 @@
 //! One chunk of whole lines to one batch: the facts of its records, the names first seen in
 //! it, and how many lines were of each kind.
 
-use super::fact::{Fact, Line};
+use super::fact::{Fact, Line, ShadowFact};
 use super::line::{LineParser, parse_line};
 use super::names::Def;
 
@@ -37,6 +37,8 @@ pub(crate) struct Batch {
     /// Names first seen by this worker, announced before the facts that use them.
     pub(crate) defs: Vec<Def>,
     pub(crate) facts: Vec<Fact>,
+    /// Shadow records, kept apart: their own aggregation, and rare.
+    pub(crate) shadows: Vec<ShadowFact>,
     pub(crate) counts: LineCounts,
 }
 
@@ -75,6 +77,10 @@ pub(crate) fn parse_chunk_into(
                 Line::Record(f) => {
                     c.records += 1;
                     batch.facts.push(f);
+                }
+                Line::Shadow(s) => {
+                    c.records += 1;
+                    batch.shadows.push(*s);
                 }
                 Line::NotRecord => c.not_records += 1,
                 Line::Corrupt => c.corrupt += 1,

@@ -4,12 +4,14 @@
 use std::num::NonZeroU32;
 
 /// What one line turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Line {
     /// Only whitespace.
     Blank,
     /// A decision or outcome record.
     Record(Fact),
+    /// A shadow call's record.
+    Shadow(Box<ShadowFact>),
     /// Well-formed, but not a record (a platform log line, another program's JSON, ...).
     NotRecord,
     /// Looked like JSON but did not parse (truncated, corrupt, wrong field types).
@@ -76,4 +78,25 @@ pub(crate) struct Fact {
     /// The event of an accepted outcome (2xx).
     pub(crate) event: Option<Id>,
     pub(crate) value: f64,
+}
+
+/// A shadow record reduced to what the report needs. Shadow records are a cohort's share of
+/// the requests and take the general parser: their names stay strings.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ShadowFact {
+    pub(crate) request: u128,
+    pub(crate) unit: Option<u128>,
+    pub(crate) experiment: String,
+    pub(crate) version: String,
+    pub(crate) shadow: String,
+    pub(crate) endpoint: Option<String>,
+    /// The primary arm.
+    pub(crate) arm: Option<String>,
+    pub(crate) status: u16,
+    pub(crate) latency_ms: Option<f64>,
+    /// The arm's own call time for the same request.
+    pub(crate) primary_latency_ms: Option<f64>,
+    /// None when either side failed or a fallback answered.
+    pub(crate) agrees: Option<bool>,
+    pub(crate) max_abs_diff: Option<f64>,
 }

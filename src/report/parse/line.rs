@@ -65,6 +65,7 @@ pub(crate) fn parse_json_serde(
         Read::Corrupt => Line::Corrupt,
         Read::NotRecord => Line::NotRecord,
         // Strings from serde are UTF-8: the lookups cannot refuse them.
+        Read::Record(raw) if raw.is_shadow() => raw.shadow_line(),
         Read::Record(raw) => raw
             .view(|view| to_line(view, &mut parser.names))
             .unwrap_or(Line::Corrupt),
@@ -79,6 +80,8 @@ fn to_line(r: &View<'_, '_>, names: &mut Names) -> Option<Line> {
     let kind = match r.kind {
         Some(b"decision") => FactKind::Decision,
         Some(b"outcome") => FactKind::Outcome,
+        // Shadow records carry fields the scanner does not read: serde_json takes them.
+        Some(b"shadow") => return None,
         Some(other) if !utf8_ok(other) => return None,
         _ => return Some(Line::NotRecord),
     };

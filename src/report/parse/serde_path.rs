@@ -7,6 +7,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::fact::{Line, ShadowFact};
+use super::id128::id128;
 use super::view::View;
 
 /// What serde_json made of one JSON object.
@@ -47,6 +49,39 @@ fn classify(raw: Raw<'_>, depth: u8) -> Read<'_> {
 }
 
 impl Raw<'_> {
+    /// A shadow call's record.
+    pub(super) fn is_shadow(&self) -> bool {
+        self.kind.as_deref() == Some("shadow")
+    }
+
+    /// A shadow record as a line: not a record without its request, phase and shadow name.
+    pub(super) fn shadow_line(&self) -> Line {
+        let (Some(request), Some(experiment), Some(version), Some(shadow)) = (
+            self.request_id.as_deref().filter(|s| !s.is_empty()),
+            self.experiment.as_deref(),
+            self.config_version.as_deref(),
+            self.shadow.as_deref(),
+        ) else {
+            return Line::NotRecord;
+        };
+        Line::Shadow(Box::new(ShadowFact {
+            request: id128(request.as_bytes()),
+            unit: self.unit.as_deref().map(|u| id128(u.as_bytes())),
+            experiment: experiment.to_owned(),
+            version: version.to_owned(),
+            shadow: shadow.to_owned(),
+            endpoint: self.endpoint.as_deref().map(str::to_owned),
+            arm: self.arm.as_deref().map(str::to_owned),
+            status: self.status.unwrap_or(0),
+            latency_ms: self.latency_ms.filter(|x| x.is_finite() && *x >= 0.0),
+            primary_latency_ms: self
+                .primary_latency_ms
+                .filter(|x| x.is_finite() && *x >= 0.0),
+            agrees: self.agrees,
+            max_abs_diff: self.max_abs_diff.filter(|x| x.is_finite()),
+        }))
+    }
+
     /// Hands the record's fields to `f`, as the fast path does.
     pub(super) fn view<R>(&self, f: impl FnOnce(&View<'_, '_>) -> R) -> R {
         let weights: Option<Vec<(&[u8], f64)>> = self
@@ -110,6 +145,17 @@ pub(super) struct Raw<'a> {
     value: Option<f64>,
     #[serde(borrow, default)]
     message: Option<Message<'a>>,
+    // Shadow records.
+    #[serde(borrow, default)]
+    shadow: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    endpoint: Option<Cow<'a, str>>,
+    #[serde(default)]
+    agrees: Option<bool>,
+    #[serde(default)]
+    max_abs_diff: Option<f64>,
+    #[serde(default)]
+    primary_latency_ms: Option<f64>,
 }
 
 /// Lambda's `message`: the record as text, the record as an object, or something else.

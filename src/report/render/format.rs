@@ -1,7 +1,7 @@
 //! Numbers, times and per-arm cells as text, shared by the table and the HTML page (and by the
 //! verdicts and times the analysis writes into the report).
 
-use crate::report::model::{Arm, Latency, MetricKind};
+use crate::report::model::{Arm, Latency, MetricKind, ShadowSummary};
 
 /// RFC 3339 (UTC, milliseconds) of milliseconds since the Unix epoch.
 pub(crate) fn format_ms(ms: i64) -> String {
@@ -92,6 +92,52 @@ pub(crate) fn arm_cells(a: &Arm) -> [String; 9] {
         lat(|l| l.p50),
         lat(|l| l.p95),
         lat(|l| l.p99),
+    ]
+}
+
+/// Column heads of [`shadow_cells`], after the shadow's name.
+pub(crate) const SHADOW_HEADS: [&str; 10] = [
+    "endpoint",
+    "calls",
+    "errors",
+    "compared",
+    "agreement (95% CI)",
+    "max_abs_diff p50/p99/max",
+    "shadow p50 ms",
+    "shadow p99 ms",
+    "arm p50 ms",
+    "arm p99 ms",
+];
+
+/// The per-shadow figures after the name, shared by the table and the HTML page.
+pub(crate) fn shadow_cells(s: &ShadowSummary) -> [String; 10] {
+    let lat = |l: &Option<Latency>, f: fn(&Latency) -> f64| {
+        l.as_ref().map_or("-".to_owned(), |l| ms(f(l)))
+    };
+    let agreement = match (s.agreement, s.agreement_ci) {
+        (Some(a), Some((lo, hi))) => format!(
+            "{:.2}% ({:.2}% to {:.2}%)",
+            a * 100.0,
+            lo * 100.0,
+            hi * 100.0
+        ),
+        (Some(a), None) => format!("{:.2}%", a * 100.0),
+        _ => "-".to_owned(),
+    };
+    let diff = s.max_abs_diff.map_or("-".to_owned(), |d| {
+        format!("{} / {} / {}", num(d.p50), num(d.p99), num(d.max))
+    });
+    [
+        s.endpoint.clone().unwrap_or_else(|| "-".to_owned()),
+        thousands(s.calls),
+        pct(s.error_rate),
+        thousands(s.compared),
+        agreement,
+        diff,
+        lat(&s.latency_ms, |l| l.p50),
+        lat(&s.latency_ms, |l| l.p99),
+        lat(&s.primary_latency_ms, |l| l.p50),
+        lat(&s.primary_latency_ms, |l| l.p99),
     ]
 }
 

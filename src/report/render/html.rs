@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use super::format::{arm_cells, control_suffix, metric_value, num, signed_num, thousands};
+use super::format::{
+    SHADOW_HEADS, arm_cells, control_suffix, metric_value, num, shadow_cells, signed_num, thousands,
+};
 use crate::report::model::*;
 
 /// Arm colours, in arm order (control first).
@@ -462,6 +464,21 @@ fn phase(out: &mut String, experiment: &str, p: &Phase) {
         out.push_str("</tr>");
     }
     out.push_str("</table>");
+    if !p.shadows.is_empty() {
+        out.push_str("<h3>Shadows</h3><table><tr><th>shadow</th>");
+        for h in SHADOW_HEADS {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr>");
+        for s in &p.shadows {
+            let _ = write!(out, "<tr><td>{}</td>", esc(&s.shadow));
+            for cell in shadow_cells(s) {
+                let _ = write!(out, "<td>{}</td>", esc(&cell));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>");
+    }
     // Comparisons.
     if !p.comparisons.is_empty() {
         out.push_str("<table><tr><th>metric</th><th>arm</th><th>control mean</th><th>arm mean</th><th>difference (95% CI)</th><th>lift (95% CI)</th><th>p</th><th>chance to win</th></tr>");

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use super::format::{arm_cells, control_suffix, metric_value, signed_num, thousands};
+use super::format::{
+    SHADOW_HEADS, arm_cells, control_suffix, metric_value, shadow_cells, signed_num, thousands,
+};
 use crate::report::model::*;
 
 /// Column alignment.
@@ -235,6 +237,23 @@ fn render_phase(out: &mut String, experiment: &str, p: &Phase) {
             };
             let _ = writeln!(out, "   {mark} {}", c.verdict);
         }
+    }
+    if !p.shadows.is_empty() {
+        out.push_str("\n   Shadows (raw answers compared with the arm's on the same requests)\n");
+        let mut rows = vec![
+            std::iter::once("shadow")
+                .chain(SHADOW_HEADS)
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        ];
+        for s in &p.shadows {
+            let mut row = vec![s.shadow.clone()];
+            row.extend(shadow_cells(s));
+            rows.push(row);
+        }
+        let mut aligns = vec![Align::Left, Align::Left];
+        aligns.extend([Align::Right; 9]);
+        columns(out, "   ", &aligns, &rows);
     }
     let dq = &p.data_quality;
     if !dq.notes.is_empty() || p.srm.flagged {
