@@ -40,11 +40,51 @@ fn run_demo(out: &std::path::Path, seed: &str) -> (String, Vec<Value>) {
 fn demo_keeps_every_user_on_one_arm_per_phase_and_shows_the_random_split() {
     let out = std::env::temp_dir().join(format!("canary-demo-{}", std::process::id()));
     let (stdout, records) = run_demo(&out, "11");
-    let decisions: Vec<&Value> = records.iter().filter(|r| r["kind"] == "decision").collect();
-    let outcomes: Vec<&Value> = records.iter().filter(|r| r["kind"] == "outcome").collect();
+    let in_phases = |r: &&Value| r["config_version"] != "demo.5";
+    let decisions: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "decision")
+        .filter(in_phases)
+        .collect();
+    let outcomes: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "outcome")
+        .filter(in_phases)
+        .collect();
     // 300 users × 2 predictions × 4 phases, each with its feedback.
     assert_eq!(decisions.len(), 2400);
     assert_eq!(outcomes.len(), 2400);
+
+    // Before demo.1: validate ran on the canary against the control's recorded answers.
+    assert!(
+        stdout.contains("validate arm canary (endpoint iris-b) with")
+            && stdout.contains(": PASSED"),
+        "{stdout}"
+    );
+    let golden = std::fs::read_to_string(out.join("golden.jsonl")).unwrap();
+    assert_eq!(golden.lines().count(), 150);
+    // The shadow phase: one prediction per user, half the users shadowed by the canary's
+    // endpoint, every shadow call recorded and compared.
+    let shadow_phase: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["config_version"] == "demo.5")
+        .collect();
+    let shadows: Vec<&&Value> = shadow_phase
+        .iter()
+        .filter(|r| r["kind"] == "shadow")
+        .collect();
+    let shadowed = shadow_phase
+        .iter()
+        .filter(|r| r["kind"] == "decision")
+        .count();
+    assert_eq!(shadowed, 300);
+    assert!((100..200).contains(&shadows.len()), "{}", shadows.len());
+    assert!(
+        shadows
+            .iter()
+            .all(|s| s["endpoint"] == "iris-b" && s["agrees"].is_boolean())
+    );
+    assert!(stdout.contains("shadow phase demo.5:"), "{stdout}");
     assert!(decisions.iter().all(|r| r["status"] == 200));
     assert!(
         outcomes

@@ -3,6 +3,7 @@
 //! synthetic users, half identified by `X-User-Id` and half only by the router's cookie, send
 //! predictions and feedback through real HTTP and the real AWS SDK.
 
+mod pretraffic;
 mod summary;
 
 use std::net::SocketAddr;
@@ -199,7 +200,9 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
         bytes[..8].copy_from_slice(&a.to_be_bytes());
         bytes[8..].copy_from_slice(&state.to_be_bytes());
         hex(&bytes)
-    }));
+    }))
+    // As `serve` runs: answers go out before their shadow calls finish.
+    .with_detached_shadows(tokio_util::task::TaskTracker::new());
     let router = Arc::new(router);
     let listener = bind().await?;
     let router_addr = local(&listener)?;
@@ -246,6 +249,14 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
         seed: args.seed,
     });
 
+    // Before any user meets the canary: its answers against the control's, and its speed.
+    let golden_path = args.out.join("golden.jsonl");
+    let validated = pretraffic::validate_canary(&router, &golden_path)
+        .await
+        .map_err(io(format!("cannot write {}", golden_path.display())))?;
+    println!("\nbefore demo.1, validate the canary against the control's recorded answers:");
+    print!("{}", validated.text);
+
     let mut observations = Vec::new();
     for (p, phase) in phases.iter().enumerate() {
         if p > 0 {
@@ -285,6 +296,26 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
             let seen = done.map_err(|e| DemoError::Http(e.to_string()))??;
             observations.extend(seen);
         }
+    }
+
+    // The shadow phase: the last split, and the canary's endpoint shadowing half the users.
+    let last = phase_config(&phases[phases.len() - 1])?;
+    let shadowed = pretraffic::shadow_config(&last)
+        .map_err(|e| DemoError::Config(ConfigError::invalid("shadow", e.to_string())))?;
+    write(&config_path, &shadowed)?;
+    watch::reload_file(&router, &ProcessEnv, &config_path)?;
+    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for user in &users {
+        let (user, driver, gate) = (Arc::clone(user), Arc::clone(&driver), Arc::clone(&gate));
+        let p = phases.len();
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            driver.predict(&user, p, 0).await.map(drop)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| DemoError::Http(e.to_string()))??;
     }
 
     // The same users bypassing the router: one endpoint, SageMaker's own random variant split.
@@ -337,10 +368,14 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
         Ok(report) => {
             println!("\nreport of {}:\n", records_path.display());
             print!("{}", crate::report::render_table(&report));
+            print!("\n{}", pretraffic::shadow_line(&report));
         }
         Err(e) => eprintln!("demo: cannot report on {}: {e}", records_path.display()),
     }
-    let passed = s.checks.passed();
+    let passed = s.checks.passed() && validated.passed;
+    if !validated.passed {
+        println!("demo: the canary did not pass validate (see above)");
+    }
     println!("demo: checks {}", if passed { "passed" } else { "FAILED" });
     Ok(passed)
 }

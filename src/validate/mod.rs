@@ -19,8 +19,12 @@ use bytes::Bytes;
 use crate::app::{self, CliError, MissingKey, SageMaker};
 use crate::compare::Comparator;
 use crate::config::{self, Config, ProcessEnv};
+use crate::record::RecordSink;
+use crate::router::Router;
+use crate::sagemaker::Invoker;
 pub use error::ValidateError;
-use golden::Purpose;
+use golden::{Case, Golden, Purpose};
+use run::LevelRun;
 use verdict::{Mode, Thresholds};
 
 /// Most requests in flight at one level.
@@ -127,23 +131,14 @@ pub async fn cli_main(args: ValidateArgs) -> Result<(), CliError> {
         .into());
     }
     let router = app::build_router(&env, &text, MissingKey::Unused, SageMaker::FromEnv).await?;
-    let mut levels = args.concurrency.clone();
-    levels.dedup();
-    let mut runs = Vec::with_capacity(levels.len());
-    for c in levels {
-        let run = run::run_level(&golden.cases, c, |case| {
-            router.try_arm(
-                &args.arm,
-                Bytes::clone(&case.body),
-                &case.content_type,
-                case.accept.as_deref(),
-            )
-        })
-        .await;
-        runs.push(run);
-    }
-    if let (Some(out), Some(top)) = (&args.record, runs.iter().max_by_key(|r| r.concurrency)) {
-        record(out, &golden.cases, top)?;
+    let runs = send_all(&router, &args.arm, &golden, &args.concurrency).await;
+    if let (Some(out), Some(top)) = (&args.record, highest(&runs)) {
+        std::fs::write(out, recorded(&golden.cases, top)).map_err(|source| {
+            ValidateError::Write {
+                what: out.display().to_string(),
+                source,
+            }
+        })?;
     }
     let thresholds = Thresholds {
         min_agreement: args.min_agreement,
@@ -178,21 +173,48 @@ pub async fn cli_main(args: ValidateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Writes the golden file of the answers at the highest level; lines that failed are left out.
-fn record(
-    out: &std::path::Path,
-    cases: &[golden::Case],
-    top: &run::LevelRun,
-) -> Result<(), ValidateError> {
+/// Sends the whole golden set through `arm` at each concurrency level in turn (a level given
+/// twice in a row runs once), through the router's own `try_arm`.
+pub async fn send_all<I: Invoker, S: RecordSink>(
+    router: &Router<I, S>,
+    arm: &str,
+    golden: &Golden,
+    levels: &[NonZeroUsize],
+) -> Vec<LevelRun> {
+    let mut levels = levels.to_vec();
+    levels.dedup();
+    let mut runs = Vec::with_capacity(levels.len());
+    for c in levels {
+        let run = run::run_level(&golden.cases, c, |case| {
+            router.try_arm(
+                arm,
+                Bytes::clone(&case.body),
+                &case.content_type,
+                case.accept.as_deref(),
+            )
+        })
+        .await;
+        runs.push(run);
+    }
+    runs
+}
+
+/// The level with the most requests in flight (the last of equals): the one that is judged.
+pub fn highest(runs: &[LevelRun]) -> Option<&LevelRun> {
+    runs.iter()
+        .enumerate()
+        .max_by_key(|(i, r)| (r.concurrency, *i))
+        .map(|(_, r)| r)
+}
+
+/// The golden file of the answers of `run`, in case order; lines whose call failed are left out.
+pub fn recorded(cases: &[Case], run: &LevelRun) -> String {
     let mut text = String::new();
-    for (case, sent) in cases.iter().zip(&top.sent) {
+    for (case, sent) in cases.iter().zip(&run.sent) {
         if let Ok(answer) = &sent.result {
             text.push_str(&case.recorded(&answer.body));
             text.push('\n');
         }
     }
-    std::fs::write(out, text).map_err(|source| ValidateError::Write {
-        what: out.display().to_string(),
-        source,
-    })
+    text
 }

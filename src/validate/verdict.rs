@@ -206,6 +206,7 @@ pub fn summarise(
     mode: Mode,
 ) -> Verdict {
     let levels: Vec<Level> = runs.iter().map(level).collect();
+    // The level with the most requests in flight, the last of equals (as `highest`).
     let top = runs
         .iter()
         .enumerate()
