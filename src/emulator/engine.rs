@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::appconfig::AppConfigStore;
 use super::container::{self, Container, HttpClient};
 use super::iris::{self, LogReg};
 use super::models::{self, Faults, ModelSpec, ModelsError, ModelsFile, is_valid_name};
 use super::rng::SplitMix;
+use super::streaming::{self, Source};
+use super::tokens::TokenModel;
 use super::wire::{self, ACCOUNT_ID, ErrorCode, MAX_PAYLOAD_BYTES, ServiceError};
 
 /// The 150 Iris rows with the index of their true species in `IRIS_LABELS`, so that a demo
@@ -62,6 +65,20 @@ pub struct Emulator {
     http: Option<HttpClient>,
     request_ids: SplitMix,
     appconfig: Option<AppConfigStore>,
+    /// Per endpoint: permits for `tokens` streams held at `hold_after`.
+    gates: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// A response stream that has started: its headers, and its frames as they come.
+pub struct StreamStart {
+    /// The answer's content type (`X-Amzn-SageMaker-Content-Type`).
+    pub content_type: String,
+    /// The variant that answers.
+    pub invoked_variant: String,
+    /// Custom attributes the model sent back.
+    pub custom_attributes: Option<String>,
+    /// Event-stream frames, ready for the wire.
+    pub frames: mpsc::Receiver<Bytes>,
 }
 
 struct Endpoint {
@@ -82,6 +99,7 @@ struct Variant {
 enum Model {
     Iris(Arc<LogReg>),
     Echo,
+    Tokens(TokenModel),
     Container(Container),
 }
 
@@ -112,6 +130,7 @@ impl Emulator {
                             .or_insert_with(|| Arc::new(LogReg::train(*learning_rate, *epochs))),
                     )),
                     ModelSpec::Echo => Model::Echo,
+                    ModelSpec::Tokens(t) => Model::Tokens(t.clone()),
                     ModelSpec::Container { url, timeout_ms } => {
                         needs_http = true;
                         let base = models::container_base(url).map_err(|reason| {
@@ -150,6 +169,7 @@ impl Emulator {
             endpoints,
             models,
             appconfig: None,
+            gates: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -241,6 +261,62 @@ impl Emulator {
     /// InvokeEndpoint. A variant whose faults say "hang" never completes: callers see the
     /// client give up.
     pub async fn invoke(&self, inv: &Invocation) -> Result<InvocationOutput, ServiceError> {
+        let variant = self.admit(inv).await?;
+        self.answer(variant, inv).await
+    }
+
+    /// InvokeEndpointWithResponseStream: the same checks and faults before the stream, then
+    /// the frames as the model produces them.
+    pub async fn invoke_stream(&self, inv: &Invocation) -> Result<StreamStart, ServiceError> {
+        let variant = self.admit(inv).await?;
+        let (source, content_type, custom_attributes) = match &variant.model {
+            Model::Tokens(t) => (
+                Source::Tokens {
+                    model: t.clone(),
+                    gate: self.gate(&inv.endpoint),
+                },
+                t.stream_content_type().to_owned(),
+                inv.custom_attributes.clone(),
+            ),
+            _ => {
+                let out = self.answer(variant, inv).await?;
+                (
+                    Source::Whole(out.body),
+                    out.content_type,
+                    out.custom_attributes,
+                )
+            }
+        };
+        let (tx, frames) = mpsc::channel(16);
+        tokio::spawn(streaming::pump(source, variant.faults.stream_fault, tx));
+        Ok(StreamStart {
+            content_type,
+            invoked_variant: variant.name.clone(),
+            custom_attributes,
+            frames,
+        })
+    }
+
+    /// Lets one `tokens` stream of `endpoint` held at its `hold_after` go on.
+    pub fn open_gate(&self, endpoint: &str) {
+        self.gate(endpoint).add_permits(1);
+    }
+
+    fn gate(&self, endpoint: &str) -> Arc<Semaphore> {
+        let mut gates = self
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(
+            gates
+                .entry(endpoint.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(0))),
+        )
+    }
+
+    /// The checks, the variant and its faults before any answer. A variant whose faults say
+    /// "hang" never completes: callers see the client give up.
+    async fn admit(&self, inv: &Invocation) -> Result<&Variant, ServiceError> {
         check_request(inv)?;
         let ep = self
             .endpoints
@@ -268,7 +344,7 @@ impl Emulator {
                 }
             }
         }
-        self.answer(variant, inv).await
+        Ok(variant)
     }
 
     async fn answer(
@@ -287,6 +363,15 @@ impl Emulator {
                 invoked_variant,
                 custom_attributes: inv.custom_attributes.clone(),
             }),
+            Model::Tokens(t) => {
+                let (body, content_type) = t.whole();
+                Ok(InvocationOutput {
+                    body,
+                    content_type: content_type.to_owned(),
+                    invoked_variant,
+                    custom_attributes: inv.custom_attributes.clone(),
+                })
+            }
             Model::Iris(model) => {
                 match iris::invoke(
                     model,

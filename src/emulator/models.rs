@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::tokens::{TokenFormat, TokenModel};
 use super::wire::ErrorCode;
 use crate::config::error::Invalid;
 
@@ -43,6 +44,12 @@ pub const MAX_EPOCHS: u32 = 100_000;
 pub const DEFAULT_CONTAINER_TIMEOUT_MS: u64 = 60_000;
 /// Longest latency or timeout accepted (one hour).
 pub const MAX_MS: f64 = 3_600_000.0;
+
+/// Most tokens a `tokens` model generates per answer.
+pub const MAX_TOKENS: u32 = 10_000_000;
+
+/// Longest token text of a `tokens` model, in bytes.
+pub const MAX_TOKEN_BYTES: u64 = 1 << 20;
 
 /// A models file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +116,8 @@ pub enum ModelSpec {
     },
     /// Answers the request body and content type unchanged.
     Echo,
+    /// A language model's stand-in that streams tokens (TGI or LMI framing).
+    Tokens(TokenModel),
     /// Forwards to a server implementing the SageMaker inference-container contract.
     Container {
         /// The container's base URL (`/ping`, `/invocations`).
@@ -124,6 +133,7 @@ impl ModelSpec {
         match self {
             ModelSpec::IrisLogreg { .. } => "iris-logreg",
             ModelSpec::Echo => "echo",
+            ModelSpec::Tokens(_) => "tokens",
             ModelSpec::Container { .. } => "container",
         }
     }
@@ -145,6 +155,31 @@ pub struct Faults {
     pub original_status_code: u16,
     /// Share of requests never answered (the client gives up).
     pub hang_rate: f64,
+    /// What goes wrong in the middle of a response stream (InvokeEndpointWithResponseStream).
+    pub stream_fault: Option<StreamFault>,
+}
+
+/// A fault in the middle of a response stream.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StreamFault {
+    /// Payload parts sent before it.
+    pub after_parts: u32,
+    /// What happens.
+    pub kind: StreamFaultKind,
+}
+
+/// The mid-stream faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamFaultKind {
+    /// A `ModelStreamError` exception frame, then the end.
+    ModelStreamError,
+    /// An `InternalStreamFailure` exception frame, then the end.
+    InternalStreamFailure,
+    /// Half a frame, then the end: a truncated stream.
+    Truncate,
+    /// A frame whose message CRC is wrong.
+    BadCrc,
 }
 
 impl Default for Faults {
@@ -156,12 +191,14 @@ impl Default for Faults {
             error: ErrorCode::ModelError,
             original_status_code: 500,
             hang_rate: 0.0,
+            stream_fault: None,
         }
     }
 }
 
 impl Faults {
-    /// True when the variant answers as the model alone would.
+    /// True when the variant answers as the model alone would, before any stream starts (a
+    /// stream fault acts later).
     pub fn is_none(&self) -> bool {
         self.latency_ms == 0.0
             && self.jitter_ms == 0.0
@@ -276,6 +313,20 @@ fn validate_model(key: &str, m: &ModelSpec) -> Result<(), ModelsError> {
             }
         }
         ModelSpec::Echo => {}
+        ModelSpec::Tokens(t) => {
+            if t.tokens == 0 || t.tokens > MAX_TOKENS {
+                return Err(ModelsError::invalid(
+                    format!("{key}.tokens"),
+                    format!("must be between 1 and {MAX_TOKENS}"),
+                ));
+            }
+            if !(t.delay_ms.is_finite() && (0.0..=MAX_MS).contains(&t.delay_ms)) {
+                return Err(ModelsError::invalid(
+                    format!("{key}.delay_ms"),
+                    "must be between 0 and 3600000",
+                ));
+            }
+        }
         ModelSpec::Container { url, timeout_ms } => {
             if let Err(reason) = container_base(url) {
                 return Err(ModelsError::invalid(format!("{key}.url"), reason));
@@ -440,6 +491,40 @@ fn parse_model(v: &Value, key: &str) -> Result<ModelSpec, ModelsError> {
             o.only(&["type"])?;
             Ok(ModelSpec::Echo)
         }
+        "tokens" => {
+            o.only(&[
+                "type",
+                "format",
+                "tokens",
+                "delay_ms",
+                "token_bytes",
+                "hold_after",
+            ])?;
+            let format = match o.get("format") {
+                None => TokenFormat::Tgi,
+                Some(_) => match o.string("format")?.as_str() {
+                    "tgi" => TokenFormat::Tgi,
+                    "lmi" => TokenFormat::Lmi,
+                    other => {
+                        return Err(ModelsError::invalid(
+                            o.key("format"),
+                            format!("unknown format {other:?} (expected tgi or lmi)"),
+                        ));
+                    }
+                },
+            };
+            let hold_after = match o.get("hold_after") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(o.uint_or("hold_after", 0, u64::from(MAX_TOKENS))? as u32),
+            };
+            Ok(ModelSpec::Tokens(TokenModel {
+                format,
+                tokens: o.uint_or("tokens", 16, u64::from(MAX_TOKENS))? as u32,
+                delay_ms: o.number_or("delay_ms", 0.0)?,
+                token_bytes: o.uint_or("token_bytes", 0, MAX_TOKEN_BYTES)? as u32,
+                hold_after,
+            }))
+        }
         "container" => {
             o.only(&["type", "url", "timeout_ms"])?;
             Ok(ModelSpec::Container {
@@ -449,7 +534,9 @@ fn parse_model(v: &Value, key: &str) -> Result<ModelSpec, ModelsError> {
         }
         other => Err(ModelsError::invalid(
             o.key("type"),
-            format!("unknown model type {other:?} (expected iris-logreg, echo or container)"),
+            format!(
+                "unknown model type {other:?} (expected iris-logreg, echo, tokens or container)"
+            ),
         )),
     }
 }
@@ -463,6 +550,7 @@ fn parse_faults(v: &Value, key: &str) -> Result<Faults, ModelsError> {
         "error",
         "original_status_code",
         "hang_rate",
+        "stream_fault",
     ])?;
     let d = Faults::default();
     let error = match o.get("error") {
@@ -495,6 +583,33 @@ fn parse_faults(v: &Value, key: &str) -> Result<Faults, ModelsError> {
         error,
         original_status_code,
         hang_rate: o.number_or("hang_rate", d.hang_rate)?,
+        stream_fault: match o.get("stream_fault") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_stream_fault(v, &o.key("stream_fault"))?),
+        },
+    })
+}
+
+fn parse_stream_fault(v: &Value, key: &str) -> Result<StreamFault, ModelsError> {
+    let o = Obj::new(v, key)?;
+    o.only(&["after_parts", "kind"])?;
+    let kind = match o.string("kind")?.as_str() {
+        "model_stream_error" => StreamFaultKind::ModelStreamError,
+        "internal_stream_failure" => StreamFaultKind::InternalStreamFailure,
+        "truncate" => StreamFaultKind::Truncate,
+        "bad_crc" => StreamFaultKind::BadCrc,
+        other => {
+            return Err(ModelsError::invalid(
+                o.key("kind"),
+                format!(
+                    "unknown stream fault {other:?} (expected model_stream_error, internal_stream_failure, truncate or bad_crc)"
+                ),
+            ));
+        }
+    };
+    Ok(StreamFault {
+        after_parts: o.uint_or("after_parts", 0, u64::from(MAX_TOKENS))? as u32,
+        kind,
     })
 }
 

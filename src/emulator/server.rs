@@ -18,13 +18,14 @@ use tokio_util::task::TaskTracker;
 
 use super::appconfig::{self, AppConfigStore};
 use super::engine::{Emulator, Invocation};
+use super::eventstream;
 use super::models::{ModelSpec, ModelsError, demo_models, load_models};
 use super::wire::{
     CUSTOM_ATTRIBUTES, INFERENCE_ID, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, ServiceError,
     TARGET_VARIANT,
 };
 use crate::front::server::{self, Limits, ServeBody};
-use crate::router::Body;
+use crate::router::{Body, StreamBody};
 
 /// Why `emulate` stopped.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +100,11 @@ pub async fn run(
                     );
                     return e.to_response(&emulator.new_request_id()).map(ServeBody::from);
                 };
+                if parts.method == Method::POST
+                    && let Some(name) = stream_route(parts.uri.path())
+                {
+                    return emulator.handle_stream(name, &parts.headers, body).await;
+                }
                 emulator
                     .handle(parts.method, parts.uri.path(), &parts.headers, body)
                     .await
@@ -170,6 +176,13 @@ impl Emulator {
                 None => appconfig::bad_request(),
             },
             (_, ["applications", ..]) if self.appconfig().is_some() => appconfig::bad_request(),
+            // The emulator's own: lets one held `tokens` stream of the endpoint go on.
+            (&Method::POST, ["emulator", "gates", name]) => {
+                self.open_gate(&percent_decode(name));
+                let mut resp = http::Response::new(Bytes::new());
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                resp
+            }
             (&Method::GET, ["ping"]) => {
                 let mut resp = http::Response::new(Bytes::new());
                 insert_request_id(resp.headers_mut(), &request_id);
@@ -203,6 +216,68 @@ impl Emulator {
         }
     }
 }
+
+/// The endpoint of `POST /endpoints/{name}/invocations-response-stream`.
+fn stream_route(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/endpoints/")?;
+    let (name, op) = rest.split_once('/')?;
+    (op == "invocations-response-stream").then_some(name)
+}
+
+impl Emulator {
+    /// InvokeEndpointWithResponseStream: an error before the stream is an ordinary error
+    /// answer; after the headers, frames go out as the model produces them.
+    async fn handle_stream(
+        &self,
+        name: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> http::Response<ServeBody> {
+        let request_id = self.new_request_id();
+        let mut inv = match invocation(name, headers, body) {
+            Ok(inv) => inv,
+            Err(e) => return e.to_response(&request_id).map(ServeBody::from),
+        };
+        // The streaming operation carries Accept in its own header.
+        if let Some(a) = headers.get(STREAM_ACCEPT).and_then(|v| v.to_str().ok()) {
+            inv.accept = Some(a.to_owned());
+        }
+        match self.invoke_stream(&inv).await {
+            Ok(start) => {
+                let mut resp =
+                    http::Response::new(ServeBody::Stream(StreamBody::from(start.frames)));
+                let h = resp.headers_mut();
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(eventstream::CONTENT_TYPE),
+                );
+                if let Ok(v) = HeaderValue::from_str(&start.content_type) {
+                    h.insert(STREAM_CONTENT_TYPE, v);
+                }
+                if let Ok(v) = HeaderValue::from_str(&start.invoked_variant) {
+                    h.insert(INVOKED_VARIANT, v);
+                }
+                if let Some(v) = start
+                    .custom_attributes
+                    .and_then(|c| HeaderValue::from_str(&c).ok())
+                {
+                    h.insert(CUSTOM_ATTRIBUTES, v);
+                }
+                insert_request_id(h, &request_id);
+                resp
+            }
+            Err(e) => {
+                tracing::debug!(endpoint = %inv.endpoint, error = %e, "emulator: stream error answer");
+                e.to_response(&request_id).map(ServeBody::from)
+            }
+        }
+    }
+}
+
+/// `Accept` of InvokeEndpointWithResponseStream.
+const STREAM_ACCEPT: &str = "x-amzn-sagemaker-accept";
+/// The answer's content type in a response stream.
+const STREAM_CONTENT_TYPE: &str = "x-amzn-sagemaker-content-type";
 
 fn insert_request_id(h: &mut HeaderMap, id: &str) {
     if let Ok(v) = HeaderValue::from_str(id) {
@@ -313,6 +388,7 @@ pub async fn cli_main(
                         emulator.accuracy(name, &v.name).unwrap_or(0.0)
                     ),
                     ModelSpec::Echo => "echo".to_owned(),
+                    ModelSpec::Tokens(t) => format!("tokens {:?} x{}", t.format, t.tokens),
                     ModelSpec::Container { url, .. } => format!("container {url}"),
                 };
                 let faults = if v.faults.is_none() {

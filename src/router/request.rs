@@ -166,6 +166,13 @@ pub struct StreamIn {
 #[derive(Debug)]
 pub struct StreamBody(tokio::sync::mpsc::Receiver<Bytes>);
 
+impl From<tokio::sync::mpsc::Receiver<Bytes>> for StreamBody {
+    /// A body of whatever the sender sends, until it is dropped.
+    fn from(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Self {
+        StreamBody(rx)
+    }
+}
+
 impl http_body::Body for StreamBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;
