@@ -210,10 +210,25 @@ pub struct Arm {
     pub outcomes: u64,
     /// Router latency of decisions; null without any.
     pub latency_ms: Option<Latency>,
+    /// Streamed answers (`Accept: text/event-stream`), when the arm had any.
+    pub stream: Option<ArmStream>,
     /// Each metric of the phase (in the phase's order) over the analysed units.
     pub metrics: Vec<ArmMetric>,
     /// Cumulative analysed units by first-seen time.
     pub timeline: Vec<TimePoint>,
+}
+
+/// An arm's streamed answers.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ArmStream {
+    /// Streams that sent a first payload byte.
+    pub streams: u64,
+    /// Time from the request's arrival to the first payload byte.
+    pub first_byte_ms: Option<Latency>,
+    /// Tokens, over the streams whose format shows them.
+    pub tokens: u64,
+    /// Those tokens over the seconds from each stream's first byte to its end.
+    pub tokens_per_s: Option<f64>,
 }
 
 /// Router latency percentiles (HdrHistogram, three significant digits).

@@ -34,6 +34,13 @@ pub(crate) struct ArmAcc {
     pub(crate) outcomes: u64,
     /// Router latency of decisions, in microseconds.
     pub(crate) latency_us: Histogram<u64>,
+    /// Streamed answers that sent a first byte...
+    pub(crate) streams: u64,
+    /// ...their time to it, in microseconds...
+    pub(crate) first_byte_us: Histogram<u64>,
+    /// ...and, where the format shows tokens, the tokens and the seconds from first byte to end.
+    pub(crate) tokens: f64,
+    pub(crate) generation_s: f64,
 }
 
 impl ArmAcc {
@@ -46,6 +53,10 @@ impl ArmAcc {
             fallbacks: 0,
             outcomes: 0,
             latency_us: latency::histogram(),
+            streams: 0,
+            first_byte_us: latency::histogram(),
+            tokens: 0.0,
+            generation_s: 0.0,
         }
     }
 }
@@ -394,6 +405,17 @@ impl Aggregator {
                 }
                 if let Some(ms) = f.latency_ms {
                     latency::record_ms(&mut acc.latency_us, ms);
+                }
+                if let Some(first) = f.first_byte_ms {
+                    let first = f64::from(first);
+                    acc.streams += 1;
+                    latency::record_ms(&mut acc.first_byte_us, first);
+                    if let (Some(tokens), Some(end)) = (f.tokens, f.latency_ms)
+                        && end > first
+                    {
+                        acc.tokens += f64::from(tokens);
+                        acc.generation_s += (end - first) / 1000.0;
+                    }
                 }
             }
             FactKind::Outcome => acc.outcomes += 1,

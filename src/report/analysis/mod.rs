@@ -233,6 +233,12 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
             fallback_rate: rate(a.map_or(0, |a| a.fallbacks), requests),
             outcomes: a.map_or(0, |a| a.outcomes),
             latency_ms,
+            stream: a.filter(|a| a.streams > 0).map(|a| ArmStream {
+                streams: a.streams,
+                first_byte_ms: latency_summary(&a.first_byte_us),
+                tokens: a.tokens as u64,
+                tokens_per_s: (a.generation_s > 0.0).then(|| a.tokens / a.generation_s),
+            }),
             metrics: arm_metrics,
             timeline: timeline(&u.first_seen, t0, t1),
         });

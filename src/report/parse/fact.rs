@@ -75,6 +75,11 @@ pub(crate) struct Fact {
     pub(crate) fallback: bool,
     pub(crate) status: u16,
     pub(crate) latency_ms: Option<f64>,
+    /// A streamed answer's time to first byte (f32: ample for milliseconds, and a fact stays
+    /// small).
+    pub(crate) first_byte_ms: Option<f32>,
+    /// A streamed answer's tokens, where its format shows them.
+    pub(crate) tokens: Option<f32>,
     /// The event of an accepted outcome (2xx).
     pub(crate) event: Option<Id>,
     pub(crate) value: f64,

@@ -133,6 +133,14 @@ fn to_line(r: &View<'_, '_>, names: &mut Names) -> Option<Line> {
         fallback,
         status,
         latency_ms: r.latency_ms.filter(|l| l.is_finite() && *l >= 0.0),
+        first_byte_ms: r
+            .first_byte_ms
+            .filter(|l| l.is_finite() && *l >= 0.0)
+            .map(|l| l as f32),
+        tokens: r
+            .tokens
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(|t| t as f32),
         event,
         value: r.value.filter(|v| v.is_finite()).unwrap_or(1.0),
     }))

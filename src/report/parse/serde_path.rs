@@ -101,6 +101,8 @@ impl Raw<'_> {
             served_arm: self.served_arm.as_deref().map(str::as_bytes),
             status: self.status,
             latency_ms: self.latency_ms,
+            first_byte_ms: self.first_byte_ms,
+            tokens: self.tokens,
             event: self.event.as_deref().map(str::as_bytes),
             value: self.value,
         })
@@ -139,6 +141,10 @@ pub(super) struct Raw<'a> {
     status: Option<u16>,
     #[serde(default)]
     latency_ms: Option<f64>,
+    #[serde(default)]
+    first_byte_ms: Option<f64>,
+    #[serde(default)]
+    tokens: Option<f64>,
     #[serde(borrow, default)]
     event: Option<Cow<'a, str>>,
     #[serde(default)]

@@ -16,6 +16,10 @@ pub(crate) struct View<'a, 'w> {
     pub(crate) served_arm: Option<&'a [u8]>,
     pub(crate) status: Option<u16>,
     pub(crate) latency_ms: Option<f64>,
+    /// Streamed answers: time to the first payload byte.
+    pub(crate) first_byte_ms: Option<f64>,
+    /// Streamed answers: tokens, where the format shows them.
+    pub(crate) tokens: Option<f64>,
     pub(crate) event: Option<&'a [u8]>,
     pub(crate) value: Option<f64>,
 }

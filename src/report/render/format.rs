@@ -95,6 +95,34 @@ pub(crate) fn arm_cells(a: &Arm) -> [String; 9] {
     ]
 }
 
+/// Column heads of [`stream_cells`], after the arm's name.
+pub(crate) const STREAM_HEADS: [&str; 6] = [
+    "streams",
+    "first byte p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "tokens",
+    "tokens/s",
+];
+
+/// An arm's streamed answers: time to first byte and tokens per second; None without streams.
+pub(crate) fn stream_cells(a: &Arm) -> Option<[String; 6]> {
+    let s = a.stream?;
+    let lat = |f: fn(&Latency) -> f64| {
+        s.first_byte_ms
+            .as_ref()
+            .map_or("-".to_owned(), |l| ms(f(l)))
+    };
+    Some([
+        thousands(s.streams),
+        lat(|l| l.p50),
+        lat(|l| l.p95),
+        lat(|l| l.p99),
+        thousands(s.tokens),
+        s.tokens_per_s.map_or("-".to_owned(), |t| format!("{t:.1}")),
+    ])
+}
+
 /// Column heads of [`shadow_cells`], after the shadow's name.
 pub(crate) const SHADOW_HEADS: [&str; 10] = [
     "endpoint",

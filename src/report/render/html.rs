@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::format::{
-    SHADOW_HEADS, arm_cells, control_suffix, metric_value, num, shadow_cells, signed_num, thousands,
+    SHADOW_HEADS, STREAM_HEADS, arm_cells, control_suffix, metric_value, num, shadow_cells,
+    signed_num, stream_cells, thousands,
 };
 use crate::report::model::*;
 
@@ -464,6 +465,23 @@ fn phase(out: &mut String, experiment: &str, p: &Phase) {
         out.push_str("</tr>");
     }
     out.push_str("</table>");
+    if p.arms.iter().any(|a| a.stream.is_some()) {
+        out.push_str("<h3>Streams</h3><table><tr><th>arm</th>");
+        for h in STREAM_HEADS {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr>");
+        for a in &p.arms {
+            if let Some(cells) = stream_cells(a) {
+                let _ = write!(out, "<tr><td>{}</td>", esc(&a.name));
+                for cell in cells {
+                    let _ = write!(out, "<td>{}</td>", esc(&cell));
+                }
+                out.push_str("</tr>");
+            }
+        }
+        out.push_str("</table>");
+    }
     if !p.shadows.is_empty() {
         out.push_str("<h3>Shadows</h3><table><tr><th>shadow</th>");
         for h in SHADOW_HEADS {

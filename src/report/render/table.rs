@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use super::format::{
-    SHADOW_HEADS, arm_cells, control_suffix, metric_value, shadow_cells, signed_num, thousands,
+    SHADOW_HEADS, STREAM_HEADS, arm_cells, control_suffix, metric_value, shadow_cells, signed_num,
+    stream_cells, thousands,
 };
 use crate::report::model::*;
 
@@ -237,6 +238,26 @@ fn render_phase(out: &mut String, experiment: &str, p: &Phase) {
             };
             let _ = writeln!(out, "   {mark} {}", c.verdict);
         }
+    }
+    let streams: Vec<Vec<String>> = p
+        .arms
+        .iter()
+        .filter_map(|a| stream_cells(a).map(|c| std::iter::once(a.name.clone()).chain(c).collect()))
+        .collect();
+    if !streams.is_empty() {
+        out.push_str(
+            "\n   Streams (time to first byte, tokens per second from first byte to end)\n",
+        );
+        let mut rows = vec![
+            std::iter::once("arm")
+                .chain(STREAM_HEADS)
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        ];
+        rows.extend(streams);
+        let mut aligns = vec![Align::Left];
+        aligns.extend([Align::Right; 6]);
+        columns(out, "   ", &aligns, &rows);
     }
     if !p.shadows.is_empty() {
         out.push_str("\n   Shadows (raw answers compared with the arm's on the same requests)\n");

@@ -86,6 +86,8 @@ pub(crate) fn scan<R>(
                 }
                 Field::LatencyMs => once(&mut v.latency_ms, &mut seen, 1 << 11, c.opt_f64()?)?,
                 Field::Value => once(&mut v.value, &mut seen, 1 << 12, c.opt_f64()?)?,
+                Field::FirstByteMs => once(&mut v.first_byte_ms, &mut seen, 1 << 14, c.opt_f64()?)?,
+                Field::Tokens => once(&mut v.tokens, &mut seen, 1 << 15, c.opt_f64()?)?,
                 Field::Weights => {
                     let n = if c.is_null() {
                         None
