@@ -174,6 +174,58 @@ def main():
             return
         raise AssertionError("no error raised")
 
+    def stream(endpoint):
+        resp = client.invoke_endpoint_with_response_stream(
+            EndpointName=endpoint, ContentType="application/json", Body=b'{"inputs": "hi"}'
+        )
+        parts = []
+        for event in resp["Body"]:
+            parts.append(event["PayloadPart"]["Bytes"])
+        return resp, parts
+
+    @check("InvokeEndpointWithResponseStream: payload parts through botocore's event-stream parser")
+    def _():
+        resp, parts = stream("stream-tgi")
+        assert resp["ContentType"] == "text/event-stream", resp["ContentType"]
+        assert resp["InvokedProductionVariant"] == "AllTraffic", resp
+        assert len(parts) == 4, parts
+        events = [json.loads(p.decode()[len("data: "):]) for p in parts]
+        assert [e["token"]["id"] for e in events] == [0, 1, 2, 3], events
+        assert events[-1]["details"]["finish_reason"] == "length", events[-1]
+
+    def expect_stream_error(endpoint, code, parts_before):
+        got = []
+        try:
+            resp = client.invoke_endpoint_with_response_stream(
+                EndpointName=endpoint, ContentType="application/json", Body=b"{}"
+            )
+            for event in resp["Body"]:
+                got.append(event["PayloadPart"]["Bytes"])
+        except botocore.exceptions.EventStreamError as e:
+            assert e.response["Error"]["Code"] == code, e.response
+            assert len(got) == parts_before, got
+            return
+        raise AssertionError(f"{endpoint}: no {code} raised after {len(got)} parts")
+
+    @check("ModelStreamError mid-stream: botocore's EventStreamError with that code")
+    def _():
+        expect_stream_error("stream-model-error", "ModelStreamError", 2)
+
+    @check("InternalStreamFailure mid-stream: botocore's EventStreamError with that code")
+    def _():
+        expect_stream_error("stream-failure", "InternalStreamFailure", 1)
+
+    @check("an error before the stream is the operation's modeled error")
+    def _():
+        try:
+            client.invoke_endpoint_with_response_stream(
+                EndpointName="err-modelerror", ContentType="application/json", Body=IRIS_ROW
+            )
+        except client.exceptions.ModelError as e:
+            assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 424, e.response
+            return
+        raise AssertionError("no ModelError raised")
+
     passed = sum(1 for _, ok in results if ok)
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")
