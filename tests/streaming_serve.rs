@@ -212,7 +212,10 @@ fn chunks_arrive_before_the_model_has_finished_and_the_bytes_are_the_models() {
     assert_eq!((stream.streams, stream.tokens), (1, 20));
     let first = r["first_byte_ms"].as_f64().unwrap();
     let p50 = stream.first_byte_ms.unwrap().p50;
-    assert!((p50 - first).abs() <= first * 0.002 + 0.001, "{p50} vs {first}");
+    assert!(
+        (p50 - first).abs() <= first * 0.002 + 0.001,
+        "{p50} vs {first}"
+    );
     let seconds = (r["latency_ms"].as_f64().unwrap() - first) / 1000.0;
     let rate = stream.tokens_per_s.unwrap();
     assert!((rate - 20.0 / seconds).abs() <= 1e-3 * rate, "{rate}");

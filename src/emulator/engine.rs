@@ -16,6 +16,7 @@ use super::iris::{self, LogReg};
 use super::models::{self, Faults, ModelSpec, ModelsError, ModelsFile, is_valid_name};
 use super::rng::SplitMix;
 use super::streaming::{self, Source};
+use super::targets::{self, Requested, TargetKind};
 use super::tokens::TokenModel;
 use super::wire::{self, ACCOUNT_ID, ErrorCode, MAX_PAYLOAD_BYTES, ServiceError};
 
@@ -42,6 +43,12 @@ pub struct Invocation {
     pub custom_attributes: Option<String>,
     /// `X-Amzn-SageMaker-Inference-Id`.
     pub inference_id: Option<String>,
+    /// `X-Amzn-SageMaker-Inference-Component`.
+    pub inference_component: Option<String>,
+    /// `X-Amzn-SageMaker-Target-Model` (multi-model endpoints).
+    pub target_model: Option<String>,
+    /// `X-Amzn-SageMaker-Target-Container-Hostname` (multi-container endpoints).
+    pub target_container_hostname: Option<String>,
 }
 
 /// A successful answer.
@@ -83,6 +90,8 @@ pub struct StreamStart {
 
 struct Endpoint {
     variants: Vec<Variant>,
+    /// Inference components, multi-model or multi-container models, by name.
+    hosted: Option<(TargetKind, BTreeMap<String, Variant>)>,
     total_weight: f64,
     picker: SplitMix,
 }
@@ -103,6 +112,13 @@ enum Model {
     Container(Container),
 }
 
+/// Who answers a request: the production variant it is reported as, and the model that runs
+/// (the variant's own, or the hosted model the request names).
+struct Chosen<'a> {
+    variant: &'a str,
+    runner: &'a Variant,
+}
+
 /// What the faults decided for one request.
 enum Fate {
     Answer,
@@ -118,9 +134,8 @@ impl Emulator {
         let mut needs_http = false;
         let mut endpoints = BTreeMap::new();
         for (name, spec) in &models.endpoints {
-            let mut variants = Vec::with_capacity(spec.variants.len());
-            for (i, v) in spec.variants.iter().enumerate() {
-                let model = match &v.model {
+            let mut build = |key: String, model: &ModelSpec| -> Result<Model, ModelsError> {
+                Ok(match model {
                     ModelSpec::IrisLogreg {
                         learning_rate,
                         epochs,
@@ -133,18 +148,18 @@ impl Emulator {
                     ModelSpec::Tokens(t) => Model::Tokens(t.clone()),
                     ModelSpec::Container { url, timeout_ms } => {
                         needs_http = true;
-                        let base = models::container_base(url).map_err(|reason| {
-                            ModelsError::invalid(
-                                format!("endpoints.{name}.variants[{i}].model.url"),
-                                reason,
-                            )
-                        })?;
+                        let base = models::container_base(url)
+                            .map_err(|reason| ModelsError::invalid(format!("{key}.url"), reason))?;
                         Model::Container(Container {
                             base,
                             timeout: Duration::from_millis(*timeout_ms),
                         })
                     }
-                };
+                })
+            };
+            let mut variants = Vec::with_capacity(spec.variants.len());
+            for (i, v) in spec.variants.iter().enumerate() {
+                let model = build(format!("endpoints.{name}.variants[{i}].model"), &v.model)?;
                 variants.push(Variant {
                     name: v.name.clone(),
                     weight: v.weight,
@@ -154,11 +169,33 @@ impl Emulator {
                     invocations: AtomicU64::new(0),
                 });
             }
+            let hosted = match &spec.hosted {
+                None => None,
+                Some(h) => {
+                    let mut by_name = BTreeMap::new();
+                    for (target, m) in &h.models {
+                        let key = format!("endpoints.{name}.{}.{target}.model", h.kind.key());
+                        by_name.insert(
+                            target.clone(),
+                            Variant {
+                                name: target.clone(),
+                                weight: 1.0,
+                                model: build(key, &m.model)?,
+                                faults: m.faults.clone(),
+                                rng: SplitMix::new(models.seed, &format!("faults/{name}/{target}")),
+                                invocations: AtomicU64::new(0),
+                            },
+                        );
+                    }
+                    Some((h.kind, by_name))
+                }
+            };
             endpoints.insert(
                 name.clone(),
                 Endpoint {
                     total_weight: variants.iter().map(|v| v.weight).sum(),
                     variants,
+                    hosted,
                     picker: SplitMix::new(models.seed, &format!("variants/{name}")),
                 },
             );
@@ -261,15 +298,15 @@ impl Emulator {
     /// InvokeEndpoint. A variant whose faults say "hang" never completes: callers see the
     /// client give up.
     pub async fn invoke(&self, inv: &Invocation) -> Result<InvocationOutput, ServiceError> {
-        let variant = self.admit(inv).await?;
-        self.answer(variant, inv).await
+        let chosen = self.admit(inv).await?;
+        self.answer(&chosen, inv).await
     }
 
     /// InvokeEndpointWithResponseStream: the same checks and faults before the stream, then
     /// the frames as the model produces them.
     pub async fn invoke_stream(&self, inv: &Invocation) -> Result<StreamStart, ServiceError> {
-        let variant = self.admit(inv).await?;
-        let (source, content_type, custom_attributes) = match &variant.model {
+        let chosen = self.admit(inv).await?;
+        let (source, content_type, custom_attributes) = match &chosen.runner.model {
             Model::Tokens(t) => (
                 Source::Tokens {
                     model: t.clone(),
@@ -279,7 +316,7 @@ impl Emulator {
                 inv.custom_attributes.clone(),
             ),
             _ => {
-                let out = self.answer(variant, inv).await?;
+                let out = self.answer(&chosen, inv).await?;
                 (
                     Source::Whole(out.body),
                     out.content_type,
@@ -288,10 +325,14 @@ impl Emulator {
             }
         };
         let (tx, frames) = mpsc::channel(16);
-        tokio::spawn(streaming::pump(source, variant.faults.stream_fault, tx));
+        tokio::spawn(streaming::pump(
+            source,
+            chosen.runner.faults.stream_fault,
+            tx,
+        ));
         Ok(StreamStart {
             content_type,
-            invoked_variant: variant.name.clone(),
+            invoked_variant: chosen.variant.to_owned(),
             custom_attributes,
             frames,
         })
@@ -316,7 +357,7 @@ impl Emulator {
 
     /// The checks, the variant and its faults before any answer. A variant whose faults say
     /// "hang" never completes: callers see the client give up.
-    async fn admit(&self, inv: &Invocation) -> Result<&Variant, ServiceError> {
+    async fn admit(&self, inv: &Invocation) -> Result<Chosen<'_>, ServiceError> {
         check_request(inv)?;
         let ep = self
             .endpoints
@@ -333,27 +374,49 @@ impl Emulator {
             })?,
             None => ep.pick(),
         };
-        variant.invocations.fetch_add(1, Ordering::Relaxed);
-        if !variant.faults.is_none() {
-            match variant.fate().await {
+        let names: Vec<&str> = ep
+            .hosted
+            .iter()
+            .flat_map(|(_, m)| m.keys().map(String::as_str))
+            .collect();
+        let requested = Requested {
+            inference_component: inv.inference_component.as_deref(),
+            target_model: inv.target_model.as_deref(),
+            target_container_hostname: inv.target_container_hostname.as_deref(),
+        };
+        let hosted = ep.hosted.as_ref().map(|(k, _)| (*k, &names[..]));
+        let runner = match targets::choose(&inv.endpoint, hosted, requested)? {
+            None => variant,
+            Some(name) => ep
+                .hosted
+                .as_ref()
+                .and_then(|(_, m)| m.get(name))
+                .unwrap_or(variant),
+        };
+        runner.invocations.fetch_add(1, Ordering::Relaxed);
+        if !runner.faults.is_none() {
+            match runner.fate().await {
                 Fate::Answer => {}
-                Fate::Fail => return Err(variant.injected_error(&inv.endpoint)),
+                Fate::Fail => return Err(runner.injected_error(&inv.endpoint)),
                 Fate::Hang => {
                     std::future::pending::<()>().await;
                     return Err(ServiceError::new(ErrorCode::InternalFailure, "unreachable"));
                 }
             }
         }
-        Ok(variant)
+        Ok(Chosen {
+            variant: &variant.name,
+            runner,
+        })
     }
 
     async fn answer(
         &self,
-        variant: &Variant,
+        chosen: &Chosen<'_>,
         inv: &Invocation,
     ) -> Result<InvocationOutput, ServiceError> {
-        let invoked_variant = variant.name.clone();
-        match &variant.model {
+        let invoked_variant = chosen.variant.to_owned();
+        match &chosen.runner.model {
             Model::Echo => Ok(InvocationOutput {
                 body: inv.body.clone(),
                 content_type: inv

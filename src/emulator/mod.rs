@@ -14,10 +14,12 @@ mod container;
 mod engine;
 pub mod eventstream;
 mod iris;
+mod keyed;
 mod models;
 mod rng;
 mod server;
 mod streaming;
+pub mod targets;
 pub mod tokens;
 mod wire;
 
@@ -28,8 +30,9 @@ pub use appconfig::AppConfigStore;
 pub use engine::{Emulator, Invocation, InvocationOutput, StreamStart, iris_samples};
 pub use iris::{LABELS as IRIS_LABELS, LogReg};
 pub use models::{
-    DEMO_MODELS_JSON, EndpointSpec, Faults, ModelSpec, ModelsError, ModelsFile, StreamFault,
-    StreamFaultKind, VariantSpec, demo_models, is_valid_name, load_models, parse_models,
+    DEMO_MODELS_JSON, EndpointSpec, Faults, Hosted, HostedModel, ModelSpec, ModelsError,
+    ModelsFile, StreamFault, StreamFaultKind, VariantSpec, demo_models, is_valid_name, load_models,
+    parse_models,
 };
 pub use server::{EmulateError, cli_main, run};
 pub use wire::{

@@ -25,8 +25,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::keyed::Obj;
+use super::targets::TargetKind;
 use super::tokens::{TokenFormat, TokenModel};
 use super::wire::ErrorCode;
 use crate::config::error::Invalid;
@@ -88,6 +90,37 @@ pub struct ModelsFile {
 pub struct EndpointSpec {
     /// Its production variants, in order.
     pub variants: Vec<VariantSpec>,
+    /// Models hosted behind it besides the variants' (inference components, a multi-model or
+    /// multi-container endpoint): a request must then name one.
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub hosted: Option<Hosted>,
+}
+
+/// An endpoint's hosted models, of one kind, by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hosted {
+    /// How they are addressed.
+    pub kind: TargetKind,
+    /// Name → the model and its faults.
+    pub models: BTreeMap<String, HostedModel>,
+}
+
+impl Serialize for Hosted {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.kind.key(), &self.models)?;
+        m.end()
+    }
+}
+
+/// One hosted model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostedModel {
+    /// The model that answers.
+    pub model: ModelSpec,
+    /// Its faults.
+    pub faults: Faults,
 }
 
 /// One production variant.
@@ -417,7 +450,7 @@ pub fn parse_models(text: &str) -> Result<ModelsFile, ModelsError> {
         let key = format!("endpoints.{name}");
         check_name(&key, name, "an endpoint name")?;
         let ep = Obj::new(v, &key)?;
-        ep.only(&["variants"])?;
+        ep.only(&["variants", "inference_components", "models", "containers"])?;
         let vkey = format!("{key}.variants");
         let list = match ep.get("variants") {
             Some(Value::Array(a)) => a,
@@ -429,7 +462,8 @@ pub fn parse_models(text: &str) -> Result<ModelsFile, ModelsError> {
             .enumerate()
             .map(|(i, v)| parse_variant(v, &format!("{vkey}[{i}]")))
             .collect::<Result<Vec<_>, _>>()?;
-        endpoints.insert(name.clone(), EndpointSpec { variants });
+        let hosted = parse_hosted(&ep)?;
+        endpoints.insert(name.clone(), EndpointSpec { variants, hosted });
     }
     let file = ModelsFile { seed, endpoints };
     file.validate()?;
@@ -449,6 +483,60 @@ pub fn load_models(path: &Path) -> Result<ModelsFile, ModelsError> {
 /// `iris-ab` (both as variants 0.9/0.1, SageMaker's own random split), `echo` and `flaky`.
 pub fn demo_models() -> ModelsFile {
     parse_models(DEMO_MODELS_JSON).expect("the bundled demo-models.json is valid (tested)")
+}
+
+/// At most one of `inference_components`, `models`, `containers`: name → {model, faults}.
+fn parse_hosted(ep: &Obj<'_>) -> Result<Option<Hosted>, ModelsError> {
+    let present: Vec<TargetKind> = TargetKind::ALL
+        .into_iter()
+        .filter(|k| ep.get(k.key()).is_some())
+        .collect();
+    let kind = match present.as_slice() {
+        [] => return Ok(None),
+        [k] => *k,
+        [a, b, ..] => {
+            return Err(ModelsError::invalid(
+                ep.key(b.key()),
+                format!(
+                    "an endpoint hosts one kind of model: {} or {}",
+                    a.key(),
+                    b.key()
+                ),
+            ));
+        }
+    };
+    let key = ep.key(kind.key());
+    let o = Obj::new(ep.get(kind.key()).unwrap_or(&Value::Null), &key)?;
+    let mut models = BTreeMap::new();
+    for (name, v) in o.map {
+        if name.starts_with("x-") {
+            continue;
+        }
+        let mkey = o.key(name);
+        if name.is_empty() || name.len() > 256 || name.chars().any(|c| c.is_control()) {
+            return Err(ModelsError::invalid(
+                mkey,
+                "must be a name of 1 to 256 visible characters",
+            ));
+        }
+        let m = Obj::new(v, &mkey)?;
+        m.only(&["model", "faults"])?;
+        let model_v = m
+            .get("model")
+            .ok_or_else(|| ModelsError::invalid(m.key("model"), "missing"))?;
+        let model = parse_model(model_v, &m.key("model"))?;
+        validate_model(&m.key("model"), &model)?;
+        let faults = match m.get("faults") {
+            None | Some(Value::Null) => Faults::default(),
+            Some(f) => parse_faults(f, &m.key("faults"))?,
+        };
+        validate_faults(&m.key("faults"), &faults)?;
+        models.insert(name.clone(), HostedModel { model, faults });
+    }
+    if models.is_empty() {
+        return Err(ModelsError::invalid(key, "must name at least one model"));
+    }
+    Ok(Some(Hosted { kind, models }))
 }
 
 fn parse_variant(v: &Value, key: &str) -> Result<VariantSpec, ModelsError> {
@@ -613,88 +701,6 @@ fn parse_stream_fault(v: &Value, key: &str) -> Result<StreamFault, ModelsError> 
     })
 }
 
-/// A JSON object being read, with its key path for messages.
-struct Obj<'a> {
-    path: String,
-    map: &'a Map<String, Value>,
-}
-
-impl<'a> Obj<'a> {
-    fn new(v: &'a Value, path: &str) -> Result<Self, ModelsError> {
-        match v {
-            Value::Object(map) => Ok(Obj {
-                path: path.to_owned(),
-                map,
-            }),
-            _ => Err(ModelsError::invalid(
-                if path.is_empty() { "models" } else { path },
-                "must be a JSON object",
-            )),
-        }
-    }
-
-    fn key(&self, k: &str) -> String {
-        if self.path.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{}.{k}", self.path)
-        }
-    }
-
-    fn get(&self, k: &str) -> Option<&'a Value> {
-        self.map.get(k)
-    }
-
-    /// Refuses keys outside `allowed` (keys starting with `x-` excepted).
-    fn only(&self, allowed: &[&str]) -> Result<(), ModelsError> {
-        match self
-            .map
-            .keys()
-            .find(|k| !k.starts_with("x-") && !allowed.contains(&k.as_str()))
-        {
-            Some(k) => Err(ModelsError::invalid(
-                self.key(k),
-                format!("unknown key (expected one of: {})", allowed.join(", ")),
-            )),
-            None => Ok(()),
-        }
-    }
-
-    fn string(&self, k: &str) -> Result<String, ModelsError> {
-        match self.get(k) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(ModelsError::invalid(self.key(k), "must be a string")),
-            None => Err(ModelsError::invalid(self.key(k), "missing")),
-        }
-    }
-
-    fn number(&self, k: &str) -> Result<f64, ModelsError> {
-        self.get(k)
-            .and_then(Value::as_f64)
-            .ok_or_else(|| ModelsError::invalid(self.key(k), "must be a number"))
-    }
-
-    fn number_or(&self, k: &str, default: f64) -> Result<f64, ModelsError> {
-        match self.get(k) {
-            None => Ok(default),
-            Some(_) => self.number(k),
-        }
-    }
-
-    fn uint_or(&self, k: &str, default: u64, max: u64) -> Result<u64, ModelsError> {
-        match self.get(k) {
-            None => Ok(default),
-            Some(v) => match v.as_u64() {
-                Some(n) if n <= max => Ok(n),
-                _ => Err(ModelsError::invalid(
-                    self.key(k),
-                    format!("must be a whole number between 0 and {max}"),
-                )),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -731,6 +737,44 @@ mod tests {
                         && e.variants[0].faults.error_rate == 1.0),
                 "{code}"
             );
+        }
+    }
+
+    #[test]
+    fn hosted_models_streams_and_their_errors() {
+        let text = include_str!("../../tests/fixtures/targets-models.json");
+        let m = parse_models(text).unwrap();
+        let ic = m.endpoints["ic-endpoint"].hosted.as_ref().unwrap();
+        assert_eq!(ic.kind, TargetKind::InferenceComponent);
+        assert_eq!(ic.models.len(), 3);
+        assert_eq!(parse_models(&m.to_json()).unwrap(), m);
+        let streams =
+            parse_models(include_str!("../../tests/fixtures/streaming-models.json")).unwrap();
+        assert_eq!(parse_models(&streams.to_json()).unwrap(), streams);
+        for (json, err) in [
+            (
+                r#"{"endpoints": {"e": {"variants": [{"name": "v", "model": {"type": "echo"}}], "models": {"a": {"model": {"type": "echo"}}}, "containers": {"b": {"model": {"type": "echo"}}}}}}"#,
+                "endpoints.e.containers: an endpoint hosts one kind of model: models or containers",
+            ),
+            (
+                r#"{"endpoints": {"e": {"variants": [{"name": "v", "model": {"type": "echo"}}], "models": {}}}}"#,
+                "endpoints.e.models: must name at least one model",
+            ),
+            (
+                r#"{"endpoints": {"e": {"variants": [{"name": "v", "model": {"type": "tokens", "tokens": 0}}]}}}"#,
+                "endpoints.e.variants[0].model.tokens: must be between 1 and 10000000",
+            ),
+            (
+                r#"{"endpoints": {"e": {"variants": [{"name": "v", "model": {"type": "tokens", "format": "vllm"}}]}}}"#,
+                "endpoints.e.variants[0].model.format: unknown format",
+            ),
+            (
+                r#"{"endpoints": {"e": {"variants": [{"name": "v", "model": {"type": "echo"}, "faults": {"stream_fault": {"kind": "oops"}}}]}}}"#,
+                "endpoints.e.variants[0].faults.stream_fault.kind: unknown stream fault",
+            ),
+        ] {
+            let e = parse_models(json).unwrap_err().to_string();
+            assert!(e.contains(err), "{e}");
         }
     }
 

@@ -308,6 +308,15 @@ fn invocation(name: &str, headers: &HeaderMap, body: Bytes) -> Result<Invocation
         target_variant: text(TARGET_VARIANT, "targetVariant")?,
         custom_attributes: text(CUSTOM_ATTRIBUTES, "customAttributes")?,
         inference_id: text(INFERENCE_ID, "inferenceId")?,
+        inference_component: text(
+            "x-amzn-sagemaker-inference-component",
+            "inferenceComponentName",
+        )?,
+        target_model: text("x-amzn-sagemaker-target-model", "targetModel")?,
+        target_container_hostname: text(
+            "x-amzn-sagemaker-target-container-hostname",
+            "targetContainerHostname",
+        )?,
     })
 }
 
