@@ -204,6 +204,9 @@ def env_json() -> dict:
     return {
         "CanaryRouterFunction": {
             "CANARY_CONFIG": json.dumps(TEST_CONFIG, separators=(",", ":")),
+            # The template sets CANARY_APPCONFIG (the deployed source); `sam local` has no
+            # AppConfig extension, so it is blanked here, which counts as unset beside CANARY_CONFIG.
+            "CANARY_APPCONFIG": "",
             "CANARY_COOKIE_KEY": TEST_COOKIE_KEY,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:8081",
         }
