@@ -34,6 +34,9 @@ cargo test --all-targets --locked
 step "Athena SQL of docs/report.md: parsed and translated by sqlglot, run by DuckDB on a demo's CloudWatch export, matches report"
 .venv/bin/python tests/check_athena_queries.py --bin target/debug/canary-router
 
+step "template.yaml's initial AppConfig documents pass the router's own validation (the profile's validator)"
+.venv/bin/python tests/check_template_iam.py --router target/debug/canary-router
+
 step "Lambda fidelity: one cargo-lambda build; every event through aws-lambda-rie, sam local invoke and start-api; cold starts"
 bash tests/lambda/run.sh
 
