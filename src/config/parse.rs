@@ -24,7 +24,13 @@ pub(crate) fn parse_document<T: DeserializeOwned>(text: &str, root: &str) -> Res
         let ignored = serde_ignored::Deserializer::new(&mut json, &mut on_ignored);
         serde_path_to_error::deserialize::<_, T>(ignored).map_err(|e| {
             let key = e.path().to_string();
-            let key = if key == "." { root.to_owned() } else { key };
+            // An error inside the empty-named key (`{"": ...`) has an empty path: name the
+            // document rather than nothing.
+            let key = if key == "." || key.is_empty() {
+                root.to_owned()
+            } else {
+                key
+            };
             Invalid::new(key, e.into_inner().to_string())
         })?
     };
@@ -48,8 +54,10 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
         Path::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
         Path::Map { parent, key } => {
             let parent = key_path(parent);
+            // The empty key is written as JSON writes it, so that the message names it.
+            let key = if key.is_empty() { "\"\"" } else { key.as_str() };
             if parent.is_empty() {
-                key.clone()
+                key.to_owned()
             } else {
                 format!("{parent}.{key}")
             }
@@ -100,6 +108,21 @@ mod tests {
             "doc",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn errors_at_the_empty_key_still_name_a_key() {
+        // Found by the config_parse fuzz target: both came back with an empty key.
+        let err = parse_document::<Outer>(r#"{"":"#, "doc").unwrap_err();
+        assert_eq!(err.key, "doc");
+        let err = parse_document::<Outer>(r#"{"a": 1, "": 2}"#, "doc").unwrap_err();
+        assert_eq!(
+            (err.key.as_str(), err.reason),
+            (r#""""#, UNKNOWN_KEY.to_owned())
+        );
+        let err = parse_document::<Outer>(r#"{"a": 1, "inner": [{"b": "x", "": 2}]}"#, "doc")
+            .unwrap_err();
+        assert_eq!(err.key, "inner[0].\"\"");
     }
 
     #[test]
