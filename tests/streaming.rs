@@ -223,3 +223,27 @@ async fn a_streaming_front_door_gets_the_head_then_parts_and_a_client_that_leave
         "the upstream stream was cancelled"
     );
 }
+
+/// A stream that is over before the front door looks at it still goes out as a stream: the
+/// router's task finishing first must not win over the head it already sent (it did, about
+/// every other time, and the client got an empty 200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_finishes_at_once_is_still_sent_whole() {
+    use http_body_util::BodyExt;
+    let (router, _fake, _sink) = router_with(config(cfg(json!({}))), keys());
+    let router = std::sync::Arc::new(router);
+    let tasks = tokio_util::task::TaskTracker::new();
+    let whole: Vec<u8> = TGI_PARTS.concat();
+    for i in 0..200 {
+        let resp = canary_router::front::respond::respond(
+            std::sync::Arc::clone(&router),
+            stream_request(&format!("u{i}")),
+            &tasks,
+        )
+        .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-canary-arm"], "control", "attempt {i}");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.as_ref(), whole.as_slice(), "attempt {i}");
+    }
+}

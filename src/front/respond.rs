@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 use super::server::ServeBody;
 use crate::error::ErrorKind;
 use crate::record::RecordSink;
-use crate::router::{self, Router, StreamOut, Wire};
+use crate::router::{self, Router, StreamIn, StreamOut, Wire};
 use crate::sagemaker::Invoker;
 
 /// The answer to `req`, whole or streamed. `tasks` tracks the router's task for a drain.
@@ -31,21 +31,31 @@ pub async fn respond<I: Invoker, S: RecordSink>(
         };
     }
     let (out, stream_in) = StreamOut::channel();
+    let StreamIn {
+        head: mut head_rx,
+        body,
+    } = stream_in;
     let mut work = tasks.spawn(async move { router.answer(req, Wire::Streamed(out)).await });
     let head = tokio::select! {
-        head = stream_in.head => head.ok(),
-        done = &mut work => {
-            return match done {
-                Ok(resp) => resp.map(ServeBody::from),
-                Err(e) => {
-                    tracing::error!(error = %e, %request_id, "request task failed");
-                    internal_error(&request_id)
-                }
-            };
-        }
+        biased;
+        head = &mut head_rx => head.ok(),
+        done = &mut work => match head_rx.try_recv() {
+            // A short stream can be over before this looks: its head was sent, and its body
+            // waits in the channel (the task cannot finish while the channel is full).
+            Ok(head) => Some(head),
+            Err(_) => {
+                return match done {
+                    Ok(resp) => resp.map(ServeBody::from),
+                    Err(e) => {
+                        tracing::error!(error = %e, %request_id, "request task failed");
+                        internal_error(&request_id)
+                    }
+                };
+            }
+        },
     };
     match head {
-        Some(head) => http::Response::from_parts(head, ServeBody::Stream(stream_in.body)),
+        Some(head) => http::Response::from_parts(head, ServeBody::Stream(body)),
         // The answer did not stream after all (a failure before the first byte).
         None => match work.await {
             Ok(resp) => resp.map(ServeBody::from),
