@@ -325,3 +325,111 @@ fn a_client_that_leaves_mid_stream_cancels_it_and_leaves_its_record() {
         .count();
     assert_eq!(decisions, 1, "exactly one record");
 }
+
+/// A user's own streaming container (as a TGI or vLLM container answers: chunked HTTP) behind
+/// the emulator's `container` model: its chunks reach the client as the container writes
+/// them, the second only after the client has read the first.
+#[test]
+fn a_streaming_containers_chunks_pass_through_as_they_are_written() {
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (go_on, wait) = mpsc::channel::<()>();
+    let first = b"data: {\"token\": {\"text\": \"Hello\"}}\n\n".to_vec();
+    let second = b"data: {\"token\": {\"text\": \" world\"}, \"details\": {\"finish_reason\": \"eos_token\", \"generated_tokens\": 2}}\n\n".to_vec();
+    let (f, s2) = (first.clone(), second.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut conn = conn.unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let ping = line.starts_with("GET /ping");
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            if ping {
+                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .unwrap();
+                continue;
+            }
+            let chunk = |b: &[u8]| {
+                [
+                    format!("{:x}\r\n", b.len()).into_bytes(),
+                    b.to_vec(),
+                    b"\r\n".to_vec(),
+                ]
+                .concat()
+            };
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+            conn.write_all(&chunk(&f)).unwrap();
+            conn.flush().unwrap();
+            let _ = wait.recv_timeout(Duration::from_secs(20));
+            conn.write_all(&chunk(&s2)).unwrap();
+            conn.write_all(b"0\r\n\r\n").unwrap();
+            return;
+        }
+    });
+    let dir = std::env::temp_dir().join(format!("canary-container-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let models = dir.join("models.json");
+    std::fs::write(
+        &models,
+        json!({"endpoints": {"mine": {"variants": [{"name": "AllTraffic",
+            "model": {"type": "container", "url": format!("http://127.0.0.1:{port}")}}]}}})
+        .to_string(),
+    )
+    .unwrap();
+    let emu = Proc::start(
+        &[
+            "emulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--models",
+            &models.display().to_string(),
+        ],
+        &[],
+        "emulator on ",
+    );
+    let cfg = json!({"experiment": "own", "version": "v1", "salt": "own-1",
+        "arms": [{"name": "mine", "endpoint": "mine", "weight": 10000}],
+        "cookie": {"enabled": false}})
+    .to_string();
+    let env = [
+        ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", emu.url.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("CANARY_CONFIG", cfg.as_str()),
+    ];
+    let srv = Proc::start(&["serve", "--listen", "127.0.0.1:0"], &env, "serving on ");
+    let mut s = Streamed::open(&srv.addr, "mine");
+    assert_eq!(s.status, 200);
+    assert_eq!(s.header("content-type"), Some("text/event-stream"));
+    let got_first = s.chunk().expect("the container's first chunk");
+    assert_eq!(
+        got_first, first,
+        "the first chunk came through before the second was written"
+    );
+    go_on.send(()).unwrap();
+    let mut body = got_first;
+    body.extend(s.rest());
+    assert_eq!(body, [first, second].concat());
+    let r = decision(&srv, 1, "mine");
+    assert_eq!(
+        (r["tokens"].as_u64(), r["finish_reason"].as_str()),
+        (Some(2), Some("eos_token"))
+    );
+}

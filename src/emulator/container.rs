@@ -20,6 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, header};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -45,6 +46,29 @@ pub struct Container {
     pub timeout: Duration,
 }
 
+/// A container's streamed answer: its body still arriving.
+pub struct Streamed {
+    pub body: Incoming,
+    pub content_type: Option<String>,
+    pub custom_attributes: Option<String>,
+}
+
+fn header_text(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn timed_out(endpoint: &str) -> ServiceError {
+    ServiceError::model_error(
+        endpoint,
+        0,
+        "Your invocation timed out while waiting for a response from container primary. \
+         Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again.",
+    )
+}
+
 /// What the container answered.
 pub struct Answer {
     pub body: Bytes,
@@ -63,6 +87,101 @@ impl Container {
         accept: Option<&str>,
         custom_attributes: Option<&str>,
     ) -> Result<Answer, ServiceError> {
+        let call = async {
+            let (parts, body) = self
+                .head(
+                    client,
+                    endpoint,
+                    body,
+                    content_type,
+                    accept,
+                    custom_attributes,
+                )
+                .await?;
+            let bytes = Limited::new(body, MAX_PAYLOAD_BYTES)
+                .collect()
+                .await
+                .map_err(|e| {
+                    ServiceError::model_error(
+                        endpoint,
+                        parts.status.as_u16(),
+                        &format!("could not load the entire response body: {e}"),
+                    )
+                })?
+                .to_bytes();
+            Ok::<_, ServiceError>((parts, bytes))
+        };
+        let (parts, bytes) = match tokio::time::timeout(self.timeout, call).await {
+            Ok(r) => r?,
+            Err(_) => return Err(timed_out(endpoint)),
+        };
+        if !parts.status.is_success() {
+            return Err(ServiceError::model_error(
+                endpoint,
+                parts.status.as_u16(),
+                &String::from_utf8_lossy(&bytes),
+            ));
+        }
+        Ok(Answer {
+            body: bytes,
+            content_type: header_text(&parts.headers, header::CONTENT_TYPE.as_str()),
+            custom_attributes: header_text(&parts.headers, CUSTOM_ATTRIBUTES),
+        })
+    }
+
+    /// The same POST for InvokeEndpointWithResponseStream: once the container's head is in (a
+    /// 2xx within the timeout), its body as it comes, chunk by chunk, as SageMaker passes a
+    /// streaming container's answer on.
+    pub async fn invoke_stream(
+        &self,
+        client: &HttpClient,
+        endpoint: &str,
+        body: Bytes,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+        custom_attributes: Option<&str>,
+    ) -> Result<Streamed, ServiceError> {
+        let head = self.head(
+            client,
+            endpoint,
+            body,
+            content_type,
+            accept,
+            custom_attributes,
+        );
+        let (parts, body) = match tokio::time::timeout(self.timeout, head).await {
+            Ok(r) => r?,
+            Err(_) => return Err(timed_out(endpoint)),
+        };
+        if !parts.status.is_success() {
+            let text = Limited::new(body, MAX_PAYLOAD_BYTES)
+                .collect()
+                .await
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                .unwrap_or_default();
+            return Err(ServiceError::model_error(
+                endpoint,
+                parts.status.as_u16(),
+                &text,
+            ));
+        }
+        Ok(Streamed {
+            body,
+            content_type: header_text(&parts.headers, header::CONTENT_TYPE.as_str()),
+            custom_attributes: header_text(&parts.headers, CUSTOM_ATTRIBUTES),
+        })
+    }
+
+    /// Sends the invocation and waits for the container's response head.
+    async fn head(
+        &self,
+        client: &HttpClient,
+        endpoint: &str,
+        body: Bytes,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+        custom_attributes: Option<&str>,
+    ) -> Result<(http::response::Parts, Incoming), ServiceError> {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = format!("{}/invocations", self.base).parse().map_err(|e| {
@@ -81,68 +200,24 @@ impl Container {
                 h.insert(name, v);
             }
         }
-        let call = async {
-            let resp = client.request(req).await.map_err(|e| {
-                if e.is_connect() {
-                    ServiceError::new(
-                        ErrorCode::ServiceUnavailable,
-                        format!(
-                            "The container of endpoint {endpoint} at {} cannot be reached.",
-                            self.base
-                        ),
-                    )
-                } else {
-                    ServiceError::model_error(
-                        endpoint,
-                        0,
-                        &format!("connection to the container failed: {e}"),
-                    )
-                }
-            })?;
-            let (parts, body) = resp.into_parts();
-            let bytes = Limited::new(body, MAX_PAYLOAD_BYTES)
-                .collect()
-                .await
-                .map_err(|e| {
-                    ServiceError::model_error(
-                        endpoint,
-                        parts.status.as_u16(),
-                        &format!("could not load the entire response body: {e}"),
-                    )
-                })?
-                .to_bytes();
-            Ok::<_, ServiceError>((parts, bytes))
-        };
-        let (parts, bytes) = match tokio::time::timeout(self.timeout, call).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(ServiceError::model_error(
+        let resp = client.request(req).await.map_err(|e| {
+            if e.is_connect() {
+                ServiceError::new(
+                    ErrorCode::ServiceUnavailable,
+                    format!(
+                        "The container of endpoint {endpoint} at {} cannot be reached.",
+                        self.base
+                    ),
+                )
+            } else {
+                ServiceError::model_error(
                     endpoint,
                     0,
-                    "Your invocation timed out while waiting for a response from container primary. \
-                     Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again.",
-                ));
+                    &format!("connection to the container failed: {e}"),
+                )
             }
-        };
-        if !parts.status.is_success() {
-            return Err(ServiceError::model_error(
-                endpoint,
-                parts.status.as_u16(),
-                &String::from_utf8_lossy(&bytes),
-            ));
-        }
-        let text = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        Ok(Answer {
-            body: bytes,
-            content_type: text(header::CONTENT_TYPE.as_str()),
-            custom_attributes: text(CUSTOM_ATTRIBUTES),
-        })
+        })?;
+        Ok(resp.into_parts())
     }
 
     /// `GET {base}/ping`: true when the container answers 200 within `timeout`.

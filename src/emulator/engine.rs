@@ -315,6 +315,31 @@ impl Emulator {
                 t.stream_content_type().to_owned(),
                 inv.custom_attributes.clone(),
             ),
+            Model::Container(c) => {
+                let Some(client) = &self.http else {
+                    return Err(ServiceError::new(
+                        ErrorCode::InternalFailure,
+                        "no HTTP client",
+                    ));
+                };
+                let streamed = c
+                    .invoke_stream(
+                        client,
+                        &inv.endpoint,
+                        inv.body.clone(),
+                        inv.content_type.as_deref(),
+                        inv.accept.as_deref(),
+                        inv.custom_attributes.as_deref(),
+                    )
+                    .await?;
+                (
+                    Source::Container(streamed.body),
+                    streamed
+                        .content_type
+                        .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                    streamed.custom_attributes,
+                )
+            }
             _ => {
                 let out = self.answer(&chosen, inv).await?;
                 (

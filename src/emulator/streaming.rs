@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::eventstream::{Damage, Frame, encode};
@@ -21,6 +23,8 @@ pub(crate) enum Source {
         model: TokenModel,
         gate: Arc<Semaphore>,
     },
+    /// A container's streamed answer, one part per chunk as it arrives.
+    Container(Incoming),
 }
 
 /// Sends the frames of `source` into `tx`; stops early when the receiver is gone (the client
@@ -47,6 +51,28 @@ pub(crate) async fn pump(source: Source, fault: Option<StreamFault>, tx: mpsc::S
                 }
             }
         }
+        Source::Container(mut body) => loop {
+            match body.frame().await {
+                None => break,
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    if !data.is_empty() && send(&tx, data, fault, &mut sent).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(e)) => {
+                    // The container broke off: SageMaker reports a ModelStreamError.
+                    let frame = Frame::ModelStreamError {
+                        message: format!("the container's stream broke off: {e}"),
+                        error_code: "ModelStreamError".into(),
+                    };
+                    let _ = tx.send(encode(&frame, Damage::None)).await;
+                    return;
+                }
+            }
+        },
     }
     // A fault set after the last part still happens, at the end.
     if let Some(f) = fault
