@@ -181,6 +181,8 @@ pub fn is_json(content_type: &str) -> bool {
 
 /// Checks that a JSON body parses, so that a broken body is the client's 400, not the model's.
 /// The UTF-8 check comes first: serde_json skips the strings it ignores without checking them.
+/// Strings are decoded (not skipped) so that a body this accepts is one pre-processing
+/// accepts too: a lone surrogate escape (`"\ud800"`) is refused by both.
 pub fn check_json(body: &[u8]) -> Result<(), TransformError> {
     let text = std::str::from_utf8(body).map_err(|e| {
         TransformError::InvalidJson(format!(
@@ -188,9 +190,54 @@ pub fn check_json(body: &[u8]) -> Result<(), TransformError> {
             e.valid_up_to()
         ))
     })?;
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
+    serde_json::from_str::<Decoded>(text)
         .map(|_| ())
         .map_err(|e| TransformError::InvalidJson(e.to_string()))
+}
+
+/// Any JSON value, read as serde_json reads a `Value` (strings decoded, numbers in range)
+/// without building it.
+struct Decoded;
+
+impl<'de> Deserialize<'de> for Decoded {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Decoded)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Decoded {
+    type Value = Decoded;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Decoded, E> {
+        Ok(Decoded)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Decoded, E> {
+        Ok(Decoded)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Decoded, E> {
+        Ok(Decoded)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Decoded, E> {
+        Ok(Decoded)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Decoded, E> {
+        Ok(Decoded)
+    }
+    fn visit_unit<E>(self) -> Result<Decoded, E> {
+        Ok(Decoded)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Decoded, A::Error> {
+        while seq.next_element::<Decoded>()?.is_some() {}
+        Ok(Decoded)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Decoded, A::Error> {
+        while map.next_key::<Decoded>()?.is_some() {
+            map.next_value::<Decoded>()?;
+        }
+        Ok(Decoded)
+    }
 }
 
 /// Applies pre-processing to a JSON body; the caller passes other content types through as bytes.
@@ -606,6 +653,25 @@ mod tests {
         assert!(err.to_string().contains("2 scores but 1 labels"), "{err}");
         let spec: PostSpec = serde_json::from_value(json!({"keep": ["a"]})).unwrap();
         assert!(postprocess(&spec, b"not json").is_err());
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_not_json_for_the_check_either() {
+        // Found by the transform fuzz target: check_json skipped strings, so it let through
+        // bodies that pre-processing (serde_json's Value) refuses.
+        for body in [
+            &br#"{"a": "\ud800"}"#[..],
+            br#"["\udc00x"]"#,
+            br#"{"\ud800": 1}"#,
+        ] {
+            assert!(
+                check_json(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(serde_json::from_slice::<Value>(body).is_err());
+        }
+        check_json(br#"{"a": "\ud83d\ude00", "\u00e9": 1e300}"#).unwrap();
     }
 
     #[test]
