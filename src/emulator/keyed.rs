@@ -26,6 +26,8 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn key(&self, k: &str) -> String {
+        // The empty key is written as JSON writes it, so that a message names it.
+        let k = if k.is_empty() { "\"\"" } else { k };
         if self.path.is_empty() {
             k.to_owned()
         } else {
@@ -84,5 +86,20 @@ impl<'a> Obj<'a> {
                 )),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_empty_key_is_named() {
+        // Found by the emulator_models fuzz target: `{"": 1}` was refused with an empty key.
+        let v: Value = serde_json::from_str(r#"{"": 1}"#).unwrap();
+        let err = Obj::new(&v, "").unwrap().only(&["seed"]).unwrap_err();
+        assert_eq!(err.key, r#""""#);
+        let err = Obj::new(&v, "endpoints").unwrap().string("").unwrap_err();
+        assert_eq!(err.key, r#"endpoints."""#);
     }
 }
