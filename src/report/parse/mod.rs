@@ -20,6 +20,8 @@ mod view;
 #[cfg(test)]
 mod agreement_tests;
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

@@ -1,0 +1,106 @@
+//! Fuzz target: the fast scanner against serde_json alone, on any bytes. Lines are read in
+//! order by one parser of each kind, so what the fast path remembers of earlier lines (keys,
+//! skipped values) is exercised too. `scripts/fuzz.sh report_parse_agree` runs it
+//! coverage-guided; plain `cargo test` replays its corpus in `__fuzz__/`.
+//!
+//! The one disagreement allowed is the documented one: the fast path checks the values it
+//! skips for structure only, so on a line that is not valid JSON it may read a record (or
+//! "not a record") where serde_json refuses the line. On valid JSON both must give the same
+//! line and announce the same names.
+
+use serde::Deserialize;
+
+use super::batch::{LineCounts, parse_chunk};
+use super::fact::Line;
+use super::line::{LineParser, parse_json_serde, parse_line, parse_line_with};
+
+fn serde_only(json: &[u8], parser: &mut LineParser, depth: u8) -> Line {
+    parse_json_serde(json, parser, depth, serde_only)
+}
+
+fn serde_line(line: &[u8], parser: &mut LineParser) -> Line {
+    parse_line_with(line, parser, serde_only)
+}
+
+/// Whether the JSON object a line holds (and the record inside a Lambda `message` string, as
+/// both paths read it) is valid JSON from its `{` on; trailing text is tolerated, as both
+/// paths tolerate it.
+fn strictly_valid(json: &[u8], depth: u8) -> bool {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let Ok(value) = serde_json::Value::deserialize(&mut de) else {
+        return false;
+    };
+    let inner = match (&value.get("kind"), value.get("message"), depth) {
+        (None, Some(serde_json::Value::String(text)), 0) => text.find('{').map(|s| &text[s..]),
+        _ => None,
+    };
+    inner.is_none_or(|text| strictly_valid(text.as_bytes(), 1))
+}
+
+fn line_is_valid_json(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    match line.iter().position(|&b| b == b'{') {
+        Some(start) => strictly_valid(&line[start..], 0),
+        None => true,
+    }
+}
+
+fn agree(input: &[u8]) {
+    let mut fast_parser = LineParser::default();
+    let mut slow_parser = LineParser::default();
+    for line in input.split(|&b| b == b'\n').take(64) {
+        let fast = parse_line(line, &mut fast_parser);
+        let slow = serde_line(line, &mut slow_parser);
+        if fast != slow {
+            let text = String::from_utf8_lossy(line);
+            assert!(
+                slow == Line::Corrupt && fast != Line::Corrupt && !line_is_valid_json(line),
+                "fast {fast:?}, serde {slow:?} on {text}"
+            );
+            // The tables of names now differ (the fast path named what serde refused): the
+            // lines after this one cannot be compared.
+            return;
+        }
+        assert_eq!(
+            fast_parser.names.defs,
+            slow_parser.names.defs,
+            "names announced for {}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+/// A chunk is its lines: the batch holds the facts and counts that line-by-line parsing gives.
+fn chunk_is_its_lines(input: &[u8]) {
+    let batch = parse_chunk(input, &mut LineParser::default());
+    let mut parser = LineParser::default();
+    let mut counts = LineCounts::default();
+    let mut facts = Vec::new();
+    if !input.is_empty() {
+        let body = input.strip_suffix(b"\n").unwrap_or(input);
+        for line in body.split(|&b| b == b'\n') {
+            counts.lines += 1;
+            match parse_line(line, &mut parser) {
+                Line::Blank => counts.blank += 1,
+                Line::Record(f) => {
+                    counts.records += 1;
+                    facts.push(f);
+                }
+                Line::Shadow(_) => counts.records += 1,
+                Line::NotRecord => counts.not_records += 1,
+                Line::Corrupt => counts.corrupt += 1,
+            }
+        }
+    }
+    assert_eq!(batch.counts, counts);
+    assert_eq!(batch.facts, facts);
+    assert_eq!(batch.defs, parser.names.defs);
+}
+
+#[test]
+fn report_parse_agree() {
+    bolero::check!().for_each(|input: &[u8]| {
+        agree(input);
+        chunk_is_its_lines(input);
+    });
+}
