@@ -355,9 +355,9 @@ async fn run(args: &DemoArgs) -> Result<bool, DemoError> {
     println!();
     print!("{}", summary::render(&phases, &s, &bypass, args.users));
     println!(
-        "\nrecords: {} ({} requests in {:.1} s)",
+        "\nrecords: {} ({} requests through the router, predictions and feedback of the five phases, in {:.1} s, validate included)",
         records_path.display(),
-        observations.len() * 2,
+        (observations.len() + users.len()) * 2,
         started.elapsed().as_secs_f64()
     );
     // The experiment's analysis, from the records the router just wrote.
