@@ -11,6 +11,9 @@ Run it through tests/lambda/run.sh (which installs what it needs first). In orde
              events/expected.json (status, headers, body) and the records the function wrote to
              stdout; cookie round trips through API Gateway v2 (`cookies`) and v1
              (`multiValueHeaders`) responses; stdout carries records only.
+     + AppConfig: the bootstrap under aws-lambda-rie with CANARY_APPCONFIG, the AppConfig
+             extension's HTTP API played by `bootstrap emulate --appconfig DIR`: the first
+             document serves, a new one takes effect while running, a broken one is refused.
   3. netns   two environments that real tools produce, in a private network namespace (loopback
              only, so nothing can leave the machine): the empty AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME
              that `sam local` passes for the template's AWS::NoValue, and the blank credentials
@@ -923,6 +926,71 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+def step_rie_appconfig(res: Results, rie: Path, bootstrap: Path, emu: Emulator, tmp: Path) -> None:
+    """The config from AWS AppConfig, as the template deploys it: CANARY_APPCONFIG names the
+    profile and the router asks the extension's HTTP API on AWS_APPCONFIG_EXTENSION_HTTP_PORT.
+    The extension is `bootstrap emulate --appconfig DIR` (documents at DIR/APP/ENV/PROFILE.json);
+    the function runs under aws-lambda-rie."""
+    res.start("rie + AppConfig: the split from the AppConfig extension's API, switched and refused while running")
+    docs = tmp / "appconfig"
+    (docs / "canary-router" / "live").mkdir(parents=True)
+    path = docs / "canary-router" / "live" / "router.json"
+
+    def publish(version: str, canary: int, text: str | None = None) -> None:
+        doc = json.loads(json.dumps(CONFIG))
+        doc["version"] = version
+        doc["arms"][0]["weight"] = 10000 - canary
+        doc["arms"][1]["weight"] = canary
+        tmp_path = path.with_suffix(".tmp")
+        tmp_path.write_text(text if text is not None else json.dumps(doc))
+        tmp_path.replace(path)
+
+    publish("appconfig.1", 1000)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    ext = Proc([str(bootstrap), "emulate", "--listen", f"127.0.0.1:{port}", "--appconfig", str(docs)],
+               env=env, name="appconfig stand-in")
+    r = None
+    try:
+        if not res.check("the AppConfig stand-in listens", wait_port(port, 10), ext.text()[-500:]):
+            return
+        fenv = function_env(emu.url, {"CANARY_APPCONFIG": "canary-router/live/router",
+                                      "AWS_APPCONFIG_EXTENSION_HTTP_PORT": str(port),
+                                      "CANARY_CONFIG_REFRESH_MS": "200"})
+        fenv.pop("CANARY_CONFIG", None)
+        r = Rie(rie, bootstrap, fenv)
+        event = load_event("v2-predict-user-header.json")
+
+        def version_served() -> tuple[int | None, str | None]:
+            inv = r.invoke(event)
+            recs = [json.loads(l) for l in inv["lines"] if l.startswith("{")]
+            dec = [x for x in recs if x.get("kind") == "decision"]
+            return inv["resp"].get("statusCode"), (dec[0].get("config_version") if dec else None)
+
+        status, version = version_served()
+        res.check("the first document serves (200, its version in the record)",
+                  (status, version) == (200, "appconfig.1"), f"{status} {version}")
+        publish("appconfig.2", 5000)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and version != "appconfig.2":
+            time.sleep(0.2)
+            status, version = version_served()
+        res.check("a new document takes effect within the refresh interval + 1 s, with no failed invoke",
+                  (status, version) == (200, "appconfig.2"), f"{status} {version}")
+        publish("appconfig.3", 5000, text='{"experiment": ')
+        time.sleep(0.8)
+        status, version = version_served()
+        refusals = [l for _, l in r.proc.out if l.startswith("{") and '"kind":"config"' in l.replace(" ", "")]
+        res.check("a broken document is refused and logged; the last good one keeps serving",
+                  (status, version) == (200, "appconfig.2") and len(refusals) >= 1,
+                  f"{status} {version}; {len(refusals)} refusal lines")
+    finally:
+        if r:
+            r.stop()
+        ext.stop()
+
+
+
 def step_cold(res: Results, rie: Path, bootstrap: Path, emu: Emulator, tmp: Path) -> dict:
     res.start("cold: fresh runtimes under aws-lambda-rie")
     n = int(os.environ.get("CANARY_COLD_STARTS", "10"))
@@ -1182,6 +1250,9 @@ def main() -> int:
             t = time.monotonic()
             step_rie(res, rie, bootstrap, emu, tmp)
             timings["rie"] = time.monotonic() - t
+            t = time.monotonic()
+            step_rie_appconfig(res, rie, bootstrap, emu, tmp)
+            timings["rie appconfig"] = time.monotonic() - t
             t = time.monotonic()
             step_netns(res, rie, bootstrap)
             timings["netns"] = time.monotonic() - t
