@@ -66,5 +66,22 @@ pub(crate) const WITH_MODEL_LATENCY: &[EmfMetric] = &[
 ];
 /// Without `model_latency_ms`: EMF must not name a member the record does not carry.
 pub(crate) const WITHOUT_MODEL_LATENCY: &[EmfMetric] = WITH_MODEL_LATENCY.split_at(4).0;
+/// A streamed answer's: its time to first byte besides, per arm.
+pub(crate) const STREAMED_WITH_MODEL_LATENCY: &[EmfMetric] = &[
+    metric("invocations", "Count"),
+    metric("errors", "Count"),
+    metric("fallbacks", "Count"),
+    metric("latency_ms", "Milliseconds"),
+    metric("model_latency_ms", "Milliseconds"),
+    metric("first_byte_ms", "Milliseconds"),
+];
+/// Without `model_latency_ms`.
+pub(crate) const STREAMED_WITHOUT_MODEL_LATENCY: &[EmfMetric] = &[
+    metric("invocations", "Count"),
+    metric("errors", "Count"),
+    metric("fallbacks", "Count"),
+    metric("latency_ms", "Milliseconds"),
+    metric("first_byte_ms", "Milliseconds"),
+];
 pub(crate) const BY_ARM: &[&[&str]] = &[&["experiment", "arm"]];
 pub(crate) const BY_EXPERIMENT: &[&[&str]] = &[&["experiment"]];

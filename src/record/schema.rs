@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use super::config_line::ConfigRefusal;
 use super::emf::{
-    BY_ARM, BY_EXPERIMENT, Emf, EmfDirective, Metrics, WITH_MODEL_LATENCY, WITHOUT_MODEL_LATENCY,
+    BY_ARM, BY_EXPERIMENT, Emf, EmfDirective, Metrics, STREAMED_WITH_MODEL_LATENCY,
+    STREAMED_WITHOUT_MODEL_LATENCY, WITH_MODEL_LATENCY, WITHOUT_MODEL_LATENCY,
 };
 use super::shadow_line::ShadowRecord;
 use crate::assign::AssignedBy;
@@ -137,10 +138,15 @@ impl<'a> Record<'a> {
                     } else {
                         BY_EXPERIMENT
                     },
-                    metrics: if self.model_latency_ms.is_some() {
-                        WITH_MODEL_LATENCY
-                    } else {
-                        WITHOUT_MODEL_LATENCY
+                    // EMF must not name a member the record does not carry.
+                    metrics: match (
+                        self.model_latency_ms.is_some(),
+                        self.stream.and_then(|s| s.first_byte_ms).is_some(),
+                    ) {
+                        (true, false) => WITH_MODEL_LATENCY,
+                        (false, false) => WITHOUT_MODEL_LATENCY,
+                        (true, true) => STREAMED_WITH_MODEL_LATENCY,
+                        (false, true) => STREAMED_WITHOUT_MODEL_LATENCY,
                     },
                 }],
             },
@@ -211,6 +217,41 @@ mod tests {
         assert_eq!(v["fallbacks"], 1, "served by another arm than assigned");
         assert_eq!(v["errors"], 0);
         assert_eq!(v["_aws"]["Timestamp"], 7);
+    }
+
+    #[test]
+    fn a_streamed_record_adds_time_to_first_byte_per_arm() {
+        let weights = json!([["control", 9000], ["canary", 1000]]);
+        let mut stream = StreamFields {
+            streamed: true,
+            first_byte_ms: Some(12.5),
+            response_bytes: 100,
+            tokens: Some(3),
+            finish_reason: Some("length".into()),
+        };
+        for model_latency in [Some(20.0), None] {
+            let mut r = decision(&weights);
+            r.model_latency_ms = model_latency;
+            r.stream = Some(&stream);
+            r.metrics = Some(r.decision_metrics("CanaryRouter", 7));
+            let v = serde_json::to_value(&r).unwrap();
+            let names: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap())
+                .collect();
+            assert!(names.contains(&"first_byte_ms"), "{names:?}");
+            for name in names {
+                assert!(v[name].is_number(), "{name}");
+            }
+        }
+        // No first byte (the stream failed before it): not named.
+        stream.first_byte_ms = None;
+        let mut r = decision(&weights);
+        r.stream = Some(&stream);
+        let v = serde_json::to_value(r.decision_metrics("CanaryRouter", 7)).unwrap();
+        assert!(!v.to_string().contains("first_byte_ms"));
     }
 
     #[test]
