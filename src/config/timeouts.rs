@@ -45,6 +45,14 @@ pub(crate) fn timeouts(raw: Option<&RawTimeouts>) -> Result<Timeouts, ConfigErro
             "must be above 0",
         ));
     }
+    // Checked before the defaults that follow it (total_ms, first_byte_ms), so that the
+    // error names the key the config wrote.
+    if attempt > MAX_TOTAL_TIMEOUT_MS {
+        return Err(ConfigError::invalid(
+            "timeouts.attempt_ms",
+            format!("{attempt} is above API Gateway's 29000 ms limit"),
+        ));
+    }
     if total < attempt {
         return Err(ConfigError::invalid(
             "timeouts.total_ms",
@@ -77,10 +85,19 @@ pub(crate) fn timeouts(raw: Option<&RawTimeouts>) -> Result<Timeouts, ConfigErro
         }
     }
     if first_byte > stream_total {
-        return Err(ConfigError::invalid(
-            "timeouts.first_byte_ms",
-            format!("{first_byte} is above stream_total_ms ({stream_total})"),
-        ));
+        // first_byte_ms defaults to attempt_ms: name the key the config wrote.
+        return Err(match raw.and_then(|t| t.first_byte_ms) {
+            Some(_) => ConfigError::invalid(
+                "timeouts.first_byte_ms",
+                format!("{first_byte} is above stream_total_ms ({stream_total})"),
+            ),
+            None => ConfigError::invalid(
+                "timeouts.stream_total_ms",
+                format!(
+                    "{stream_total} is below first_byte_ms ({first_byte}, which is attempt_ms unless set)"
+                ),
+            ),
+        });
     }
     Ok(Timeouts {
         attempt: Duration::from_millis(attempt),
@@ -89,4 +106,46 @@ pub(crate) fn timeouts(raw: Option<&RawTimeouts>) -> Result<Timeouts, ConfigErro
         stream_idle: Duration::from_millis(stream_idle),
         stream_total: Duration::from_millis(stream_total),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(raw: RawTimeouts) -> String {
+        match timeouts(Some(&raw)) {
+            Err(ConfigError::Invalid(e)) => e.key,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_a_key_the_config_wrote_not_a_default() {
+        // Found by the config_parse fuzz target: a long attempt_ms was refused as
+        // `timeouts.total_ms` (its default), a key the config did not have.
+        let none = RawTimeouts {
+            attempt_ms: None,
+            total_ms: None,
+            first_byte_ms: None,
+            stream_idle_ms: None,
+            stream_total_ms: None,
+        };
+        let long_attempt = RawTimeouts {
+            attempt_ms: Some(2_004_000),
+            ..none.clone()
+        };
+        assert_eq!(key_of(long_attempt), "timeouts.attempt_ms");
+        let short_stream = RawTimeouts {
+            attempt_ms: Some(3_000),
+            stream_total_ms: Some(1_000),
+            ..none.clone()
+        };
+        assert_eq!(key_of(short_stream), "timeouts.stream_total_ms");
+        let first_byte = RawTimeouts {
+            first_byte_ms: Some(3_000),
+            stream_total_ms: Some(1_000),
+            ..none
+        };
+        assert_eq!(key_of(first_byte), "timeouts.first_byte_ms");
+    }
 }
