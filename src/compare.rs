@@ -229,4 +229,37 @@ mod tests {
             "the empty pointer is the whole answer"
         );
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            (-1e6f64..1e6).prop_map(|x| json!(x)),
+            any::<i32>().prop_map(|x| json!(x)),
+            "[a-z]{0,4}".prop_map(|s| json!(s)),
+            any::<bool>().prop_map(|b| json!(b)),
+            Just(Value::Null),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agreement_is_reflexive_and_symmetric(a in json_value(), b in json_value(), tol in 0.0f64..0.1) {
+            let c = cmp(None, Some(tol));
+            proptest::prop_assert!(c.compare(&a, &a).agrees);
+            proptest::prop_assert_eq!(max_abs_diff(&a, &a), Some(0.0));
+            proptest::prop_assert_eq!(c.compare(&a, &b).agrees, c.compare(&b, &a).agrees);
+            proptest::prop_assert_eq!(max_abs_diff(&a, &b), max_abs_diff(&b, &a));
+            // A larger tolerance never turns agreement into disagreement.
+            if c.compare(&a, &b).agrees {
+                proptest::prop_assert!(cmp(None, Some(tol * 2.0 + 1e-9)).compare(&a, &b).agrees);
+            }
+        }
+    }
 }
