@@ -13,7 +13,8 @@ Run it through tests/lambda/run.sh (which installs what it needs first). In orde
              (`multiValueHeaders`) responses; stdout carries records only.
      + AppConfig: the bootstrap under aws-lambda-rie with CANARY_APPCONFIG, the AppConfig
              extension's HTTP API played by `bootstrap emulate --appconfig DIR`: the first
-             document serves, a new one takes effect while running, a broken one is refused.
+             document serves, a new one takes effect while running, a broken one is refused
+             (and once under `sam local invoke`, the stand-in inside the sandbox).
   3. netns   two environments that real tools produce, in a private network namespace (loopback
              only, so nothing can leave the machine): the empty AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME
              that `sam local` passes for the template's AWS::NoValue, and the blank credentials
@@ -1139,6 +1140,43 @@ def step_sam_invoke(res: Results) -> None:
     res.note(f"{len(names)} sam local invoke runs in {time.monotonic() - t0:.0f} s")
 
 
+def step_sam_invoke_appconfig(res: Results, tmp: Path) -> None:
+    """`sam local invoke` with the split from AppConfig: CANARY_APPCONFIG set, CANARY_CONFIG blank,
+    the documents in the task directory, the extension's API played inside the sandbox by the
+    local image's extension (`bootstrap emulate --appconfig`)."""
+    res.start("sam local invoke + AppConfig: the split read from the AppConfig extension's API")
+    docs = REPO / ".aws-sam" / "build" / FUNCTION / "appconfig-docs"
+    doc = json.loads(json.dumps(CONFIG))
+    doc["version"] = "appconfig.sam.1"
+    (docs / "canary-router" / "live").mkdir(parents=True, exist_ok=True)
+    (docs / "canary-router" / "live" / "router.json").write_text(json.dumps(doc))
+    fn_env = dict(ENV_JSON)
+    fn_env.update({"CANARY_CONFIG": "", "CANARY_APPCONFIG": "canary-router/live/router"})
+    env_file = tmp / "env-appconfig.json"
+    env_file.write_text(json.dumps({FUNCTION: fn_env}))
+    event = load_event("v2-predict-user-header.json")
+    path = tmp / "event-appconfig.json"
+    path.write_text(json.dumps(event))
+    try:
+        p = subprocess.run(["sam", "local", "invoke", FUNCTION, "--event", str(path), "--env-vars", str(env_file),
+                            "--invoke-image", BASE_IMAGE, "--skip-pull-image"],
+                           cwd=REPO, env=sam_local_env(), capture_output=True, text=True, timeout=180)
+        remove_containers(container_ids(p.stderr))
+        try:
+            resp = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            res.check("an answer", False, f"no response (exit {p.returncode}): {p.stderr[-1200:]}")
+            return
+        records, _ = parse_records(p.stderr.splitlines())
+        dec = [r for r in records if r.get("kind") == "decision"]
+        version = dec[0].get("config_version") if dec else None
+        res.check("200, and the record's config_version is the AppConfig document's",
+                  (resp.get("statusCode"), version) == (200, "appconfig.sam.1"),
+                  f"{resp.get('statusCode')} {version}; {p.stderr[-800:]}")
+    finally:
+        shutil.rmtree(docs, ignore_errors=True)
+
+
 def step_start_api(res: Results, tmp: Path) -> None:
     res.start("sam local start-api: the three routes with a cookie-keeping HTTP client")
     port = free_port()
@@ -1271,6 +1309,7 @@ def main() -> int:
                                    capture_output=True, text=True)
                 if res.check(f"local base image {BASE_IMAGE} (.ci/setup-lambda.sh --image)", p.returncode == 0, p.stderr[-1500:]):
                     step_sam_invoke(res)
+                    step_sam_invoke_appconfig(res, tmp)
                     step_start_api(res, tmp)
                 timings["sam local"] = time.monotonic() - t
     except Exception as e:  # a harness bug or a tool that broke: one failure, with the trace
