@@ -104,3 +104,20 @@ fn report_parse_agree() {
         chunk_is_its_lines(input);
     });
 }
+
+#[test]
+fn a_line_serde_refuses_announces_no_names() {
+    // Found by report_parse_agree: an arm that is not UTF-8 sent the line to serde_json,
+    // which refuses it, after the fast path had announced its phase (an empty phase in the
+    // report).
+    for line in [
+        &b"{\"kind\":\"decision\",\"request_id\":\"r\",\"experiment\":\"e\",\"config_version\":\"v\",\"arm\":\"\xff\"}"[..],
+        b"{\"kind\":\"outcome\",\"request_id\":\"r\",\"experiment\":\"e\",\"config_version\":\"v\",\"arm\":\"a\",\"status\":200,\"event\":\"\xc3\"}",
+        b"{\"kind\":\"decision\",\"request_id\":\"r\",\"experiment\":\"e\",\"config_version\":\"v\",\"arm\":\"a\",\"weights\":[[\"\xfe\",1]]}",
+    ] {
+        let mut parser = LineParser::default();
+        assert_eq!(parse_line(line, &mut parser), Line::Corrupt);
+        assert_eq!(parser.names.defs, vec![], "{}", String::from_utf8_lossy(line));
+        agree(line);
+    }
+}

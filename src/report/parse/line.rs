@@ -91,6 +91,17 @@ fn to_line(r: &View<'_, '_>, names: &mut Names) -> Option<Line> {
     let (Some(experiment), Some(version)) = (r.experiment, r.config_version) else {
         return Some(Line::NotRecord);
     };
+    // Every name the line holds is checked before the first is interned: a line the serde
+    // path refuses (a name that is not UTF-8) must not announce a phase or an arm.
+    let text = |b: &[u8]| b.is_ascii() || utf8_ok(b);
+    let names_ok = [r.arm, r.event, r.assigned_by, r.served_arm]
+        .into_iter()
+        .flatten()
+        .all(text)
+        && r.weights.is_none_or(|w| w.iter().all(|(n, _)| text(n)));
+    if !names_ok {
+        return None;
+    }
     let phase = names.phase(experiment, version).ok()?;
     let arm = match r.arm {
         Some(a) => Some(names.arm(a).ok()?),
