@@ -185,7 +185,9 @@ impl<'a, I: Invoker, S: RecordSink> Service<lambda_http::Request> for Handler<'a
 
 /// lambda_http (1.3.2) panics while converting an event whose `isBase64Encoded` body is not
 /// base64: no answer, no record. This checks the body first and, when it is not base64, clears
-/// it and marks the event, so that the router answers a 400 and writes the record.
+/// it and marks the event, so that the router answers a 400 and writes the record. It also
+/// makes the parts lambda_http builds the request URI from safe to parse (see
+/// [`make_uri_safe`]), as it unwraps that parse.
 pub struct CheckBase64<S>(S);
 
 impl<S> Service<LambdaEvent<LambdaRequest>> for CheckBase64<S>
@@ -202,6 +204,7 @@ where
 
     fn call(&mut self, mut event: LambdaEvent<LambdaRequest>) -> Self::Future {
         mark_bad_base64(&mut event.payload);
+        make_uri_safe(&mut event.payload);
         self.0.call(event)
     }
 }
@@ -245,9 +248,149 @@ fn mark_bad_base64(payload: &mut LambdaRequest) {
     }
 }
 
+/// lambda_http (1.3.2) builds the request URI as `{x-forwarded-proto}://{Host}{path}` (or the
+/// request context's domain name, or `http://localhost{path}` without a host) and unwraps the
+/// parse, then expects `http::Uri` to take the result with API Gateway v2's raw query string
+/// appended: a Host header such as `a b` or `h:99999`, a path that does not start with `/`, or a
+/// query with a space panicked, and the request had no answer and no record. The router reads
+/// only the path, so a host or scheme that may not parse is dropped (the URI then takes the
+/// next one), a path gets its leading `/`, and bytes a URI may not hold are percent-encoded in
+/// the path and query (what the URL parser would have done for most of them).
+fn make_uri_safe(payload: &mut LambdaRequest) {
+    let (headers, domain, path, query) = match payload {
+        LambdaRequest::ApiGatewayV1(e) => (
+            &mut e.headers,
+            Some(&mut e.request_context.domain_name),
+            &mut e.path,
+            None,
+        ),
+        LambdaRequest::ApiGatewayV2(e) => (
+            &mut e.headers,
+            Some(&mut e.request_context.domain_name),
+            &mut e.raw_path,
+            Some(&mut e.raw_query_string),
+        ),
+        LambdaRequest::Alb(e) => (&mut e.headers, None, &mut e.path, None),
+        _ => return,
+    };
+    let host_ok = |v: &HeaderValue| v.to_str().is_ok_and(is_plain_host);
+    if headers.get(http::header::HOST).is_some_and(|v| !host_ok(v)) {
+        headers.remove(http::header::HOST);
+    }
+    let proto_ok = |v: &HeaderValue| {
+        v.as_bytes().eq_ignore_ascii_case(b"http") || v.as_bytes().eq_ignore_ascii_case(b"https")
+    };
+    if headers.get("x-forwarded-proto").is_some_and(|v| !proto_ok(v)) {
+        headers.remove("x-forwarded-proto");
+    }
+    if let Some(domain) = domain
+        && domain.as_deref().is_some_and(|d| !is_plain_host(d))
+    {
+        *domain = None;
+    }
+    if let Some(p) = path.as_mut() {
+        let mut safe = percent_encode_unsafe(p, b"/!$&'()*+,;=:@");
+        if !safe.starts_with('/') {
+            safe.insert(0, '/');
+        }
+        *p = safe;
+    }
+    if let Some(Some(q)) = query {
+        *q = percent_encode_unsafe(q, b"/?!$&'()*+,;=:@");
+    }
+}
+
+/// A host the URL parser always takes: DNS letters, digits, `-` and `.` (no IDNA label, no
+/// IPv6 literal, a numeric last label only in a dotted quad), with an optional port.
+fn is_plain_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok()
+    });
+    let labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
+    let chars_ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let no_idna = labels
+        .iter()
+        .all(|l| !l.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")));
+    let last_numeric = labels.last().is_some_and(|l| {
+        l.bytes().all(|b| b.is_ascii_digit())
+            || l.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+    });
+    let quad = labels.len() == 4
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 3
+                && l.bytes().all(|b| b.is_ascii_digit())
+                && (l.len() == 1 || !l.starts_with('0'))
+                && l.parse::<u8>().is_ok()
+        });
+    port_ok && chars_ok && no_idna && (!last_numeric || quad)
+}
+
+/// `s` with every byte outside the unreserved characters, `keep` and valid `%XX` escapes
+/// percent-encoded.
+fn percent_encode_unsafe(s: &str, keep: &[u8]) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    for (i, &c) in b.iter().enumerate() {
+        let escape = c == b'%'
+            && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if c.is_ascii_alphanumeric() || b"-._~".contains(&c) || keep.contains(&c) || escape {
+            out.push(char::from(c));
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_whose_uri_lambda_http_cannot_parse_are_made_safe() {
+        // Found by the lambda_event fuzz target: lambda_http unwraps its URI parse, so these
+        // events panicked in the conversion (no answer, no record).
+        for (host, path, query) in [
+            ("a b", "/predict", ""),
+            ("[::1", "/predict", ""),
+            ("example.com:99999", "/predict", ""),
+            ("1.2.3.999", "/predict", ""),
+            ("xn--a", "/predict", ""),
+            ("example.com", "\u{e9}predict", ""),
+            ("example.com", "/predict", "a=b c|{}"),
+        ] {
+            let event = serde_json::json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+                "headers": {"host": host, "x-forwarded-proto": "a b"},
+                "requestContext": {"accountId": "1", "apiId": "a", "domainName": host,
+                    "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                        "sourceIp": "1.2.3.4", "userAgent": "x"},
+                    "requestId": "r", "routeKey": "$default", "stage": "$default",
+                    "time": "t", "timeEpoch": 0},
+                "isBase64Encoded": false
+            });
+            let mut payload: LambdaRequest = serde_json::from_value(event).unwrap();
+            make_uri_safe(&mut payload);
+            let req = lambda_http::Request::from(payload);
+            assert!(req.uri().path().ends_with("predict"), "{host} {path}: {}", req.uri());
+        }
+        for host in ["example.com", "api.example.com:443", "10.0.0.1", "localhost:8080"] {
+            assert!(is_plain_host(host), "{host}");
+        }
+        assert_eq!(percent_encode_unsafe("/a b/%41%zz", b"/"), "/a%20b/%41%25zz");
+    }
 
     fn response(content_type: &str, body: &[u8]) -> Body {
         let mut resp = http::Response::new(Bytes::copy_from_slice(body));
