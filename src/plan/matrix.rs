@@ -44,6 +44,44 @@ pub struct StepPlan {
     pub override_changes: u32,
     /// The step's `at` is already past: it takes effect as soon as the config arrives.
     pub takes_effect_on_arrival: bool,
+    /// Arms in both configs that now call another endpoint or target: their users stay on the
+    /// arm (nothing moves) but get another model.
+    pub retargeted: Vec<Retarget>,
+}
+
+/// An arm whose endpoint or target changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retarget {
+    /// The arm.
+    pub arm: String,
+    /// What it called: `endpoint`, or `endpoint (key name)` with its target.
+    pub from: String,
+    /// What it calls now.
+    pub to: String,
+}
+
+/// An arm's endpoint and target as one string, for people.
+fn called(arm: &crate::config::Arm) -> String {
+    match arm.target() {
+        None => arm.endpoint().to_owned(),
+        Some(t) => format!("{} ({} {})", arm.endpoint(), t.key(), t.name()),
+    }
+}
+
+/// Arms by name in both configs whose endpoint or target differs.
+fn retargeted(old: &Config, new: &Config) -> Vec<Retarget> {
+    new.arms()
+        .iter()
+        .filter_map(|n| {
+            let o = old.arms().iter().find(|o| o.name() == n.name())?;
+            let (from, to) = (called(o), called(n));
+            (from != to).then(|| Retarget {
+                arm: n.name().to_owned(),
+                from,
+                to,
+            })
+        })
+        .collect()
 }
 
 /// The plan from `old` (in the phase `old_phase`) to `new` (in `new_phase`).
@@ -100,6 +138,7 @@ pub fn between(
         leaves_canary,
         salt_changed,
         override_changes: override_changes(old, new),
+        retargeted: retargeted(old, new),
     }
 }
 
@@ -247,6 +286,30 @@ mod tests {
             back.leaves_canary, 1500,
             "a rollback takes users off the canary"
         );
+    }
+
+    #[test]
+    fn an_arm_that_calls_another_model_is_named_though_nobody_moves() {
+        let old = cfg("v1", "s", &[("control", 9000), ("canary", 1000)], json!({}));
+        let new = Config::parse(
+            &json!({"experiment": "e", "version": "v2", "salt": "s", "arms": [
+                {"name": "control", "endpoint": "ep-control", "weight": 9000},
+                {"name": "canary", "endpoint": "ep-canary", "weight": 1000,
+                 "inference_component": "llm-v2"}]})
+            .to_string(),
+        )
+        .unwrap();
+        let p = plan(&old, &new);
+        assert_eq!(p.moved_buckets, 0);
+        assert_eq!(
+            p.retargeted,
+            vec![Retarget {
+                arm: "canary".into(),
+                from: "ep-canary".into(),
+                to: "ep-canary (inference_component llm-v2)".into(),
+            }]
+        );
+        assert!(plan(&old, &old).retargeted.is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-pub use matrix::{Move, StepPlan, between, schedule};
+pub use matrix::{Move, Retarget, StepPlan, between, schedule};
 
 use crate::config::{self, Config, ConfigError, ProcessEnv};
 

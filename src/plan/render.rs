@@ -35,6 +35,13 @@ pub(crate) fn table(steps: &[StepPlan], schedule: bool) -> String {
             (None, _) => String::new(),
         };
         let _ = writeln!(out, "{} -> {}{when}", step.from_version, step.to_version);
+        for r in &step.retargeted {
+            let _ = writeln!(
+                out,
+                "  arm {} now calls {} (was {}): its users stay, their model changes",
+                r.arm, r.to, r.from
+            );
+        }
         if step.salt_changed {
             let _ = writeln!(
                 out,
