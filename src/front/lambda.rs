@@ -280,7 +280,10 @@ fn make_uri_safe(payload: &mut LambdaRequest) {
     let proto_ok = |v: &HeaderValue| {
         v.as_bytes().eq_ignore_ascii_case(b"http") || v.as_bytes().eq_ignore_ascii_case(b"https")
     };
-    if headers.get("x-forwarded-proto").is_some_and(|v| !proto_ok(v)) {
+    if headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| !proto_ok(v))
+    {
         headers.remove("x-forwarded-proto");
     }
     if let Some(domain) = domain
@@ -384,12 +387,24 @@ mod tests {
             let mut payload: LambdaRequest = serde_json::from_value(event).unwrap();
             make_uri_safe(&mut payload);
             let req = lambda_http::Request::from(payload);
-            assert!(req.uri().path().ends_with("predict"), "{host} {path}: {}", req.uri());
+            assert!(
+                req.uri().path().ends_with("predict"),
+                "{host} {path}: {}",
+                req.uri()
+            );
         }
-        for host in ["example.com", "api.example.com:443", "10.0.0.1", "localhost:8080"] {
+        for host in [
+            "example.com",
+            "api.example.com:443",
+            "10.0.0.1",
+            "localhost:8080",
+        ] {
             assert!(is_plain_host(host), "{host}");
         }
-        assert_eq!(percent_encode_unsafe("/a b/%41%zz", b"/"), "/a%20b/%41%25zz");
+        assert_eq!(
+            percent_encode_unsafe("/a b/%41%zz", b"/"),
+            "/a%20b/%41%25zz"
+        );
     }
 
     fn response(content_type: &str, body: &[u8]) -> Body {
