@@ -127,3 +127,25 @@ fn a_line_serde_refuses_announces_no_names() {
         agree(line);
     }
 }
+
+#[test]
+fn fields_only_the_serde_path_reads_are_checked_by_the_fast_path_too() {
+    // Found by report_parse_agree: serde_json refuses a mistyped or repeated field it reads
+    // (endpoint, or a shadow record's fields) while the fast path skipped them, so valid JSON
+    // was a record (or "not a record") on one path and corrupt on the other.
+    let decision = r#"{"kind":"decision","request_id":"r","experiment":"e","config_version":"v","arm":"a","status":200,"endpoint":"ep"}"#;
+    for line in [
+        r#"{"primary_latency_ms":true}"#.to_owned(),
+        decision.replace(r#""ep""#, "5"),
+        decision.replace(r#""ep""#, r#""ep","endpoint":"other""#),
+        decision.replace(r#""ep""#, r#""ep","agrees":1"#),
+        decision.to_owned(),
+    ] {
+        agree(line.as_bytes());
+        let (fast, slow) = (
+            parse_line(line.as_bytes(), &mut LineParser::default()),
+            serde_line(line.as_bytes(), &mut LineParser::default()),
+        );
+        assert_eq!(fast, slow, "{line}");
+    }
+}

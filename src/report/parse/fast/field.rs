@@ -32,6 +32,11 @@ pub(super) enum Field {
     Value,
     Weights,
     Message,
+    /// Read by the serde path (a shadow record's endpoint; a decision's too): checked for
+    /// its type and once, as serde checks it, then dropped.
+    Endpoint,
+    /// Fields only shadow records carry: the serde path reads those lines.
+    ShadowOnly,
     Other,
 }
 
@@ -55,6 +60,8 @@ pub(super) fn field(key: &[u8]) -> Field {
         b"value" => Field::Value,
         b"weights" => Field::Weights,
         b"message" => Field::Message,
+        b"endpoint" => Field::Endpoint,
+        b"shadow" | b"agrees" | b"max_abs_diff" | b"primary_latency_ms" => Field::ShadowOnly,
         _ => Field::Other,
     }
 }

@@ -31,6 +31,7 @@ pub(crate) fn scan<R>(
     let mut weights: [(&[u8], f64); MAX_ARMS] = [(b"", 0.0); MAX_ARMS];
     let mut n_weights: Option<usize> = None;
     let mut seen = 0u32;
+    let mut endpoint: Option<&[u8]> = None;
     c.eat(b'{')?;
     c.ws();
     // Whatever follows the object is not looked at (the serde path tolerates it too).
@@ -98,6 +99,9 @@ pub(crate) fn scan<R>(
                 }
                 // Lambda's wrapper: the serde path unwraps it.
                 Field::Message => return None,
+                // serde refuses a mistyped or repeated endpoint: so does the fast path.
+                Field::Endpoint => once(&mut endpoint, &mut seen, 1 << 16, c.opt_str()?)?,
+                Field::ShadowOnly => return None,
                 Field::Other => match memo_at(&mut keys.memos, k - 1) {
                     Some(memo) => c.skip_member(memo)?,
                     None => c.skip_value()?,
