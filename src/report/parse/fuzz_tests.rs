@@ -149,3 +149,24 @@ fn fields_only_the_serde_path_reads_are_checked_by_the_fast_path_too() {
         assert_eq!(fast, slow, "{line}");
     }
 }
+
+#[test]
+fn long_numbers_do_not_overflow_the_fast_decimal_path() {
+    // Found by report_parse_agree: a number of more than 19 digits overflowed the fast
+    // path's u64 mantissa (a panic where overflow is checked, as in debug builds).
+    for n in [
+        "12345678901234567890123",
+        "1.2345678901234567890123",
+        "1234567890123456",
+        "0.123456789012345",
+    ] {
+        let line = format!(
+            r#"{{"kind":"decision","request_id":"r","experiment":"e","config_version":"v","arm":"a","status":200,"latency_ms":{n}}}"#
+        );
+        agree(line.as_bytes());
+        let Line::Record(fact) = parse_line(line.as_bytes(), &mut LineParser::default()) else {
+            panic!("{line}");
+        };
+        assert_eq!(fact.latency_ms, n.parse().ok(), "{line}");
+    }
+}

@@ -297,7 +297,11 @@ impl<'a> Cursor<'a> {
         }
         let int_start = i;
         let mut mantissa = 0u64;
+        // More than 15 digits is not this path's (the mantissa would overflow past 19).
         while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - int_start == 15 {
+                return None;
+            }
             mantissa = mantissa * 10 + u64::from(c - b'0');
             i += 1;
         }
@@ -310,6 +314,9 @@ impl<'a> Cursor<'a> {
         if b.get(i) == Some(&b'.') {
             i += 1;
             while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+                if int_len + frac == 15 {
+                    return None;
+                }
                 mantissa = mantissa * 10 + u64::from(c - b'0');
                 frac += 1;
                 i += 1;
