@@ -1018,7 +1018,9 @@ fn event_config_is_valid() {
 /// `1.5101291259405067e44`; Rust's own `str::parse` is exact). A config's floats (normalize
 /// mean and std, thresholds, tolerances) are then not the numbers written, and the same config
 /// re-serialised by another tool is another config (and the emulator's `to_json` does not
-/// always read back: `emulator_models` found `"learning_rate": 0.10222222222222222200`). The fix is `features = ["float_roundtrip"]`
+/// always read back: `emulator_models` found `"learning_rate": 0.10222222222222222200`; and the
+/// report's serde path reads `latency_ms` `2000000033333333.0` an ULP away from its exact fast
+/// path, as `report_parse_agree` found). The fix is `features = ["float_roundtrip"]`
 /// on serde_json in `[dependencies]`, outside this change: until then this test is ignored, and
 /// `config_parse` compares re-serialised configs' numbers to within a few ULPs.
 #[test]
