@@ -316,12 +316,7 @@ impl Emulator {
                 inv.custom_attributes.clone(),
             ),
             Model::Container(c) => {
-                let Some(client) = &self.http else {
-                    return Err(ServiceError::new(
-                        ErrorCode::InternalFailure,
-                        "no HTTP client",
-                    ));
-                };
+                let client = self.http_client()?;
                 let streamed = c
                     .invoke_stream(
                         client,
@@ -361,6 +356,13 @@ impl Emulator {
             custom_attributes,
             frames,
         })
+    }
+
+    /// The client for container models (built only when a container model exists).
+    fn http_client(&self) -> Result<&HttpClient, ServiceError> {
+        self.http
+            .as_ref()
+            .ok_or_else(|| ServiceError::new(ErrorCode::InternalFailure, "no HTTP client"))
     }
 
     /// Lets one `tokens` stream of `endpoint` held at its `hold_after` go on.
@@ -481,12 +483,7 @@ impl Emulator {
                 }
             }
             Model::Container(c) => {
-                let Some(client) = &self.http else {
-                    return Err(ServiceError::new(
-                        ErrorCode::InternalFailure,
-                        "no HTTP client",
-                    ));
-                };
+                let client = self.http_client()?;
                 let a = c
                     .invoke(
                         client,

@@ -143,16 +143,12 @@ impl Emulator {
                             HeaderValue::from_str(&out.content_type)
                                 .unwrap_or(HeaderValue::from_static("application/octet-stream")),
                         );
-                        if let Ok(v) = HeaderValue::from_str(&out.invoked_variant) {
-                            h.insert(INVOKED_VARIANT, v);
-                        }
-                        if let Some(v) = out
-                            .custom_attributes
-                            .and_then(|c| HeaderValue::from_str(&c).ok())
-                        {
-                            h.insert(CUSTOM_ATTRIBUTES, v);
-                        }
-                        insert_request_id(h, &request_id);
+                        answer_headers(
+                            h,
+                            &out.invoked_variant,
+                            out.custom_attributes.as_deref(),
+                            &request_id,
+                        );
                         resp
                     }
                     Err(e) => {
@@ -254,16 +250,12 @@ impl Emulator {
                 if let Ok(v) = HeaderValue::from_str(&start.content_type) {
                     h.insert(STREAM_CONTENT_TYPE, v);
                 }
-                if let Ok(v) = HeaderValue::from_str(&start.invoked_variant) {
-                    h.insert(INVOKED_VARIANT, v);
-                }
-                if let Some(v) = start
-                    .custom_attributes
-                    .and_then(|c| HeaderValue::from_str(&c).ok())
-                {
-                    h.insert(CUSTOM_ATTRIBUTES, v);
-                }
-                insert_request_id(h, &request_id);
+                answer_headers(
+                    h,
+                    &start.invoked_variant,
+                    start.custom_attributes.as_deref(),
+                    &request_id,
+                );
                 resp
             }
             Err(e) => {
@@ -278,6 +270,23 @@ impl Emulator {
 const STREAM_ACCEPT: &str = "x-amzn-sagemaker-accept";
 /// The answer's content type in a response stream.
 const STREAM_CONTENT_TYPE: &str = "x-amzn-sagemaker-content-type";
+
+/// The headers both invoke operations answer with: the variant, the model's custom
+/// attributes, the request ID.
+fn answer_headers(
+    h: &mut HeaderMap,
+    invoked_variant: &str,
+    custom_attributes: Option<&str>,
+    request_id: &str,
+) {
+    if let Ok(v) = HeaderValue::from_str(invoked_variant) {
+        h.insert(INVOKED_VARIANT, v);
+    }
+    if let Some(v) = custom_attributes.and_then(|c| HeaderValue::from_str(c).ok()) {
+        h.insert(CUSTOM_ATTRIBUTES, v);
+    }
+    insert_request_id(h, request_id);
+}
 
 fn insert_request_id(h: &mut HeaderMap, id: &str) {
     if let Ok(v) = HeaderValue::from_str(id) {
