@@ -54,14 +54,7 @@ fn shadows() -> Value {
 }
 
 fn serve(emu: &Proc, cfg: &str) -> Proc {
-    let env = [
-        ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", emu.url.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("CANARY_CONFIG", cfg),
-    ];
-    Proc::start(&["serve", "--listen", "127.0.0.1:0"], &env, "serving on ")
+    Proc::serve_inline(emu, cfg)
 }
 
 fn predict(addr: &str, user: &str) -> HttpResponse {

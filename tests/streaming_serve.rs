@@ -60,14 +60,7 @@ fn setup() -> (Proc, Proc) {
         "timeouts": {"attempt_ms": 5000, "total_ms": 10000, "first_byte_ms": 5000, "stream_idle_ms": 10000}
     })
     .to_string();
-    let env = [
-        ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", emu.url.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("CANARY_CONFIG", cfg.as_str()),
-    ];
-    let srv = Proc::start(&["serve", "--listen", "127.0.0.1:0"], &env, "serving on ");
+    let srv = Proc::serve_inline(&emu, &cfg);
     (emu, srv)
 }
 
@@ -407,14 +400,7 @@ fn a_streaming_containers_chunks_pass_through_as_they_are_written() {
         "arms": [{"name": "mine", "endpoint": "mine", "weight": 10000}],
         "cookie": {"enabled": false}})
     .to_string();
-    let env = [
-        ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", emu.url.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("CANARY_CONFIG", cfg.as_str()),
-    ];
-    let srv = Proc::start(&["serve", "--listen", "127.0.0.1:0"], &env, "serving on ");
+    let srv = Proc::serve_inline(&emu, &cfg);
     let mut s = Streamed::open(&srv.addr, "mine");
     assert_eq!(s.status, 200);
     assert_eq!(s.header("content-type"), Some("text/event-stream"));

@@ -55,14 +55,7 @@ fn setup() -> (Proc, Proc) {
         "cookie": {"enabled": false}
     })
     .to_string();
-    let env = [
-        ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", emu.url.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("CANARY_CONFIG", cfg.as_str()),
-    ];
-    let srv = Proc::start(&["serve", "--listen", "127.0.0.1:0"], &env, "serving on ");
+    let srv = Proc::serve_inline(&emu, &cfg);
     (emu, srv)
 }
 

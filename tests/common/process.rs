@@ -109,6 +109,19 @@ impl Proc {
         }
     }
 
+    /// `serve` on a free loopback port with the inline config `cfg`, its SDK pointed at the
+    /// emulator `emu` with static local credentials.
+    pub fn serve_inline(emu: &Proc, cfg: &str) -> Proc {
+        let env = [
+            ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", emu.url.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("CANARY_CONFIG", cfg),
+        ];
+        Proc::start(&["serve", "--listen", "127.0.0.1:0"], &env, "serving on ")
+    }
+
     /// Everything on stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
