@@ -128,6 +128,51 @@ fn each_arm_reaches_the_model_it_names() {
         "{}",
         String::from_utf8_lossy(&s.body)
     );
+
+    // The report says what each arm measured: its endpoint and the target its calls named.
+    let records = srv.wait_records(7);
+    let report = canary_router::report::analyse_records(
+        &records,
+        &canary_router::report::Options::default(),
+    )
+    .unwrap();
+    let targets = |arm: &str| {
+        report.experiments[0].phases[0]
+            .arms
+            .iter()
+            .find(|a| a.name == arm)
+            .unwrap_or_else(|| panic!("no arm {arm} in the report"))
+            .targets
+            .clone()
+    };
+    let ic = targets("ic-b");
+    assert_eq!(ic.len(), 1, "{ic:?}");
+    assert_eq!(ic[0].endpoint, "ic-endpoint");
+    assert_eq!(ic[0].inference_component.as_deref(), Some("iris-b-ic"));
+    assert_eq!(ic[0].requests, 1);
+    let mme = targets("mme-a");
+    assert_eq!(mme[0].endpoint, "mme");
+    assert_eq!(mme[0].target_model.as_deref(), Some("iris-a.tar.gz"));
+    assert_eq!(mme[0].inference_component, None);
+    let multi = targets("multi-b");
+    assert_eq!(
+        multi[0].target_container_hostname.as_deref(),
+        Some("iris-b-container")
+    );
+    let plain = targets("plain-b");
+    assert_eq!(plain[0].endpoint, "iris-b");
+    assert_eq!(
+        (
+            plain[0].inference_component.as_ref(),
+            plain[0].target_model.as_ref()
+        ),
+        (None, None)
+    );
+    let table = canary_router::report::render_table(&report);
+    assert!(table.contains("Targets ("), "{table}");
+    assert!(table.contains("inference component iris-b-ic"), "{table}");
+    let json = canary_router::report::render_json(&report);
+    assert!(json.contains("\"target_container_hostname\": \"iris-b-container\""));
 }
 
 #[test]

@@ -95,6 +95,7 @@ fn main() {
                     r#"{{"kind":"decision","ts":"{ts}","request_id":"{rid}","experiment":"imgclf-lr","config_version":"2026-11-26.1","#,
                     r#""unit":"{unit}","id_source":"header","assigned_by":"bucket","bucket":{bucket},"arm":"{arm}","#,
                     r#""weights":[["control",9000],["canary",1000]],"served_arm":{served},"endpoint":"{endpoint}","invoked_variant":"AllTraffic","#,
+                    r#""inference_component":null,"target_model":null,"target_container_hostname":null,"#,
                     r#""status":{status},"error":{error},"latency_ms":{total:.3},"model_latency_ms":{model:.3},"#,
                     r#""_aws":{{"Timestamp":{ms},"CloudWatchMetrics":[{{"Namespace":"CanaryRouter","Dimensions":[["experiment","arm"]],"#,
                     r#""Metrics":[{{"Name":"invocations","Unit":"Count"}},{{"Name":"errors","Unit":"Count"}},{{"Name":"fallbacks","Unit":"Count"}},"#,
@@ -113,6 +114,7 @@ fn main() {
                     r#"{{"kind":"outcome","ts":"{ts}","request_id":"{rid}","experiment":"imgclf-lr","config_version":"2026-11-26.1","#,
                     r#""unit":"{unit}","id_source":"header","assigned_by":"bucket","bucket":{bucket},"arm":"{arm}","#,
                     r#""weights":[["control",9000],["canary",1000]],"served_arm":null,"endpoint":null,"invoked_variant":null,"#,
+                    r#""inference_component":null,"target_model":null,"target_container_hostname":null,"#,
                     r#""status":202,"error":null,"latency_ms":0.051,"model_latency_ms":null,"#,
                     r#""event":"correct","value":{value},"prediction_id":null}}"#
                 ),

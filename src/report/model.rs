@@ -210,12 +210,32 @@ pub struct Arm {
     pub outcomes: u64,
     /// Router latency of decisions; null without any.
     pub latency_ms: Option<Latency>,
+    /// Where its decisions went: each endpoint and target its own calls named, most requests
+    /// first (decisions a fallback answered, or that reached no endpoint, are not counted).
+    pub targets: Vec<ArmTarget>,
     /// Streamed answers (`Accept: text/event-stream`), when the arm had any.
     pub stream: Option<ArmStream>,
     /// Each metric of the phase (in the phase's order) over the analysed units.
     pub metrics: Vec<ArmMetric>,
     /// Cumulative analysed units by first-seen time.
     pub timeline: Vec<TimePoint>,
+}
+
+/// An endpoint and target an arm's calls named, with the record fields' names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArmTarget {
+    /// The SageMaker endpoint.
+    pub endpoint: String,
+    /// The production variant that answered.
+    pub invoked_variant: Option<String>,
+    /// The inference component the calls named.
+    pub inference_component: Option<String>,
+    /// The model of a multi-model endpoint the calls named.
+    pub target_model: Option<String>,
+    /// The container of a multi-container endpoint the calls named.
+    pub target_container_hostname: Option<String>,
+    /// Decisions with this endpoint and target.
+    pub requests: u64,
 }
 
 /// An arm's streamed answers.

@@ -15,7 +15,7 @@ pub(crate) use shadows::{ShadowAcc, Shadows};
 
 use tables::{IdMap, Seen};
 
-use crate::report::parse::{Assigned, Batch, Def, Fact, FactKind, Id, LineCounts};
+use crate::report::parse::{Assigned, Batch, Def, Fact, FactKind, Id, LineCounts, Target};
 
 /// Request counters and latencies of one arm (all records, whatever `assigned_by`).
 #[derive(Debug, Clone)]
@@ -41,6 +41,8 @@ pub(crate) struct ArmAcc {
     /// ...and, where the format shows tokens, the tokens and the seconds from first byte to end.
     pub(crate) tokens: f64,
     pub(crate) generation_s: f64,
+    /// Decisions its own endpoint answered, by global target id, in first-seen order.
+    pub(crate) targets: Vec<(Id, u64)>,
 }
 
 impl ArmAcc {
@@ -57,6 +59,15 @@ impl ArmAcc {
             first_byte_us: latency::histogram(),
             tokens: 0.0,
             generation_s: 0.0,
+            targets: Vec::new(),
+        }
+    }
+
+    fn count_target(&mut self, target: Id) {
+        // An arm calls one target (two around a config change): the first entry almost always.
+        match self.targets.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, n)) => *n += 1,
+            None => self.targets.push((target, 1)),
         }
     }
 }
@@ -189,6 +200,7 @@ struct WorkerMap {
     arms: Vec<Option<Id>>,
     events: Vec<Option<Id>>,
     weights: Vec<Option<Id>>,
+    targets: Vec<Option<Id>>,
 }
 
 fn set(v: &mut Vec<Option<Id>>, local: Id, global: Option<Id>) {
@@ -225,6 +237,8 @@ pub(crate) struct Aggregator {
     event_ids: HashMap<String, Id>,
     pub(crate) weights: Vec<Vec<(String, u32)>>,
     weight_ids: HashMap<Vec<(String, u32)>, Id>,
+    pub(crate) targets: Vec<Target>,
+    target_ids: HashMap<Target, Id>,
     workers: Vec<WorkerMap>,
     /// Shadow calls, by phase and shadow.
     pub(crate) shadows: Shadows,
@@ -269,6 +283,7 @@ impl Aggregator {
                 f.arm = f.arm.and_then(|a| get(&map.arms, a));
                 f.event = f.event.and_then(|e| get(&map.events, e));
                 f.weights = f.weights.and_then(|w| get(&map.weights, w));
+                f.target = f.target.and_then(|t| get(&map.targets, t));
                 touched ^= self.seen[part(f.request)].touch(f.request);
             }
             std::hint::black_box(touched);
@@ -358,6 +373,16 @@ impl Aggregator {
                 };
                 set(&mut self.workers[worker].weights, id, g);
             }
+            Def::Target { id, target } => {
+                let g = match self.target_ids.get(&target) {
+                    Some(g) => Some(*g),
+                    None => Id::from_index(self.targets.len()).inspect(|&g| {
+                        self.targets.push(target.clone());
+                        self.target_ids.insert(target, g);
+                    }),
+                };
+                set(&mut self.workers[worker].targets, id, g);
+            }
         }
     }
 
@@ -402,6 +427,9 @@ impl Aggregator {
                 }
                 if f.fallback {
                     acc.fallbacks += 1;
+                }
+                if let Some(t) = f.target {
+                    acc.count_target(t);
                 }
                 if let Some(ms) = f.latency_ms {
                     latency::record_ms(&mut acc.latency_us, ms);

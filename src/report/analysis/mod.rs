@@ -9,11 +9,11 @@ use std::collections::BTreeSet;
 
 use stats::{Estimate, Method, Moments};
 
-use crate::report::aggregate::{Aggregator, ArmUnits, PhaseAcc, Sums, latency_summary};
+use crate::report::aggregate::{Aggregator, ArmAcc, ArmUnits, PhaseAcc, Sums, latency_summary};
 use crate::report::error::ReportError;
 use crate::report::model::*;
 use crate::report::options::Options;
-use crate::report::parse::Id;
+use crate::report::parse::{Id, Target};
 use crate::report::render::format::{format_ms, signed_num, signed_pct};
 
 /// Points on each units-over-time curve.
@@ -79,6 +79,36 @@ pub(crate) fn build(
         experiments,
         srm_flagged,
     })
+}
+
+/// An arm's endpoints and targets, most requests first (ties by name, so the order is fixed).
+fn arm_targets(a: &ArmAcc, targets: &[Target]) -> Vec<ArmTarget> {
+    let mut out: Vec<ArmTarget> = a
+        .targets
+        .iter()
+        .filter_map(|(id, n)| {
+            let t = targets.get(id.index())?.clone();
+            Some(ArmTarget {
+                endpoint: t.endpoint,
+                invoked_variant: t.invoked_variant,
+                inference_component: t.inference_component,
+                target_model: t.target_model,
+                target_container_hostname: t.target_container_hostname,
+                requests: *n,
+            })
+        })
+        .collect();
+    out.sort_by(|x, y| {
+        y.requests.cmp(&x.requests).then_with(|| {
+            (&x.endpoint, &x.invoked_variant, &x.inference_component)
+                .cmp(&(&y.endpoint, &y.invoked_variant, &y.inference_component))
+                .then_with(|| {
+                    (&x.target_model, &x.target_container_hostname)
+                        .cmp(&(&y.target_model, &y.target_container_hostname))
+                })
+        })
+    });
+    out
 }
 
 fn rate(part: u64, whole: u64) -> Option<f64> {
@@ -233,6 +263,7 @@ fn build_phase(agg: &Aggregator, acc: &mut PhaseAcc, opts: &Options) -> Result<P
             fallback_rate: rate(a.map_or(0, |a| a.fallbacks), requests),
             outcomes: a.map_or(0, |a| a.outcomes),
             latency_ms,
+            targets: a.map_or_else(Vec::new, |a| arm_targets(a, &agg.targets)),
             stream: a.filter(|a| a.streams > 0).map(|a| ArmStream {
                 streams: a.streams,
                 first_byte_ms: latency_summary(&a.first_byte_us),

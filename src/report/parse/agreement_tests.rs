@@ -212,3 +212,25 @@ fn every_single_byte_change_agrees_or_is_at_least_structural() {
         }
     }
 }
+
+#[test]
+fn fast_and_serde_agree_on_targets() {
+    let own = DECISION.replace(r#""served_arm":"control""#, r#""served_arm":"canary""#);
+    for extra in [
+        r#","inference_component":"ic-b""#,
+        r#","target_model":"m\/a.tar.gz""#,
+        r#","target_container_hostname":"c","inference_component":null"#,
+    ] {
+        agree(&own.replace(r#","status":200"#, &format!("{extra},\"status\":200")));
+    }
+    // A target that is not UTF-8: serde refuses the line, and so does the fast path.
+    let mut line = own
+        .replace(r#","status":200"#, r#","target_model":"mm","status":200"#)
+        .into_bytes();
+    let at = line.windows(4).position(|w| w == b"\"mm\"").unwrap() + 1;
+    line[at] = 0xff;
+    let mut parser = LineParser::default();
+    assert_eq!(serde_line(&line, &mut LineParser::default()), Line::Corrupt);
+    assert_eq!(parse_line(&line, &mut parser), Line::Corrupt);
+    assert!(parser.names.defs.is_empty());
+}

@@ -83,6 +83,21 @@ pub(crate) struct Fact {
     /// The event of an accepted outcome (2xx).
     pub(crate) event: Option<Id>,
     pub(crate) value: f64,
+    /// Where a decision's own arm answered: its endpoint and target (None for outcomes, for
+    /// decisions that reached no endpoint, and when the fallback answered, whose target it
+    /// would be).
+    pub(crate) target: Option<Id>,
+}
+
+/// Where an arm's call went, as its decision records name it: the endpoint, the production
+/// variant that answered, and the target the call named (at most one is configured).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Target {
+    pub(crate) endpoint: String,
+    pub(crate) invoked_variant: Option<String>,
+    pub(crate) inference_component: Option<String>,
+    pub(crate) target_model: Option<String>,
+    pub(crate) target_container_hostname: Option<String>,
 }
 
 /// A shadow record reduced to what the report needs. Shadow records are a cohort's share of

@@ -4,7 +4,7 @@
 use super::fact::{Assigned, Fact, FactKind, Line};
 use super::fast::{self, Keys};
 use super::id128::id128;
-use super::names::Names;
+use super::names::{Names, TargetBytes};
 use super::rfc3339::rfc3339_ms;
 use super::serde_path::{self, Read};
 use super::view::View;
@@ -94,10 +94,20 @@ fn to_line(r: &View<'_, '_>, names: &mut Names) -> Option<Line> {
     // Every name the line holds is checked before the first is interned: a line the serde
     // path refuses (a name that is not UTF-8) must not announce a phase or an arm.
     let text = |b: &[u8]| b.is_ascii() || utf8_ok(b);
-    let names_ok = [r.arm, r.event, r.assigned_by, r.served_arm]
-        .into_iter()
-        .flatten()
-        .all(text)
+    let names_ok = [
+        r.arm,
+        r.event,
+        r.assigned_by,
+        r.served_arm,
+        r.endpoint,
+        r.invoked_variant,
+        r.inference_component,
+        r.target_model,
+        r.target_container_hostname,
+    ]
+    .into_iter()
+    .flatten()
+    .all(text)
         && r.weights.is_none_or(|w| w.iter().all(|(n, _)| text(n)));
     if !names_ok {
         return None;
@@ -132,6 +142,22 @@ fn to_line(r: &View<'_, '_>, names: &mut Names) -> Option<Line> {
         }
         _ => false,
     };
+    // The endpoint and target fields name the last call, the fallback's when it answered:
+    // they are the arm's own only without one.
+    let target = match (kind, r.endpoint) {
+        (FactKind::Decision, Some(endpoint)) if !fallback => Some(
+            names
+                .target(TargetBytes {
+                    endpoint,
+                    invoked_variant: r.invoked_variant,
+                    inference_component: r.inference_component,
+                    target_model: r.target_model,
+                    target_container_hostname: r.target_container_hostname,
+                })
+                .ok()?,
+        ),
+        _ => None,
+    };
     Some(Line::Record(Fact {
         kind,
         request: id128(request_id),
@@ -154,5 +180,6 @@ fn to_line(r: &View<'_, '_>, names: &mut Names) -> Option<Line> {
             .map(|t| t as f32),
         event,
         value: r.value.filter(|v| v.is_finite()).unwrap_or(1.0),
+        target,
     }))
 }

@@ -27,7 +27,7 @@ mod tests;
 #[cfg(test)]
 pub(crate) use batch::parse_chunk;
 pub(crate) use batch::{Batch, LineCounts, MAX_LINE, parse_chunk_into};
-pub(crate) use fact::{Assigned, Fact, FactKind, Id, ShadowFact};
+pub(crate) use fact::{Assigned, Fact, FactKind, Id, ShadowFact, Target};
 #[cfg(test)]
 pub(crate) use id128::id128;
 pub(crate) use line::LineParser;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::fact::Id;
+use super::fact::{Id, Target};
 
 /// A name the worker saw for the first time, to be announced with its id.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,64 @@ pub(crate) enum Def {
         id: Id,
         arms: Vec<(String, u32)>,
     },
+    Target {
+        id: Id,
+        target: Target,
+    },
+}
+
+/// A decision's endpoint and target fields, as bytes from the line (see [`Target`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TargetBytes<'a> {
+    pub(crate) endpoint: &'a [u8],
+    pub(crate) invoked_variant: Option<&'a [u8]>,
+    pub(crate) inference_component: Option<&'a [u8]>,
+    pub(crate) target_model: Option<&'a [u8]>,
+    pub(crate) target_container_hostname: Option<&'a [u8]>,
+}
+
+impl TargetBytes<'_> {
+    fn matches(&self, t: &Target) -> bool {
+        let same = |a: Option<&[u8]>, b: &Option<String>| a == b.as_deref().map(str::as_bytes);
+        self.endpoint == t.endpoint.as_bytes()
+            && same(self.invoked_variant, &t.invoked_variant)
+            && same(self.inference_component, &t.inference_component)
+            && same(self.target_model, &t.target_model)
+            && same(self.target_container_hostname, &t.target_container_hostname)
+    }
+
+    /// The fields as one unambiguous byte string (each: present or not, length, bytes).
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.clear();
+        let fields = [
+            Some(self.endpoint),
+            self.invoked_variant,
+            self.inference_component,
+            self.target_model,
+            self.target_container_hostname,
+        ];
+        for f in fields {
+            match f {
+                None => out.push(0),
+                Some(b) => {
+                    out.push(1);
+                    out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+                    out.extend_from_slice(b);
+                }
+            }
+        }
+    }
+
+    fn to_target(self) -> Result<Target, NoId> {
+        let opt = |b: Option<&[u8]>| b.map(utf8).transpose();
+        Ok(Target {
+            endpoint: utf8(self.endpoint)?,
+            invoked_variant: opt(self.invoked_variant)?,
+            inference_component: opt(self.inference_component)?,
+            target_model: opt(self.target_model)?,
+            target_container_hostname: opt(self.target_container_hostname)?,
+        })
+    }
 }
 
 /// A name that gets no id: it is new and not UTF-8 (the line then goes to serde_json, which
@@ -45,6 +103,12 @@ pub(crate) struct Names {
     events: Table,
     weights: Vec<Vec<(String, u32)>>,
     last_weights: Option<Id>,
+    /// Targets in first-seen order: a handful per experiment, scanned linearly, and by
+    /// their encoded bytes once there are many.
+    targets: Vec<Target>,
+    target_map: HashMap<Vec<u8>, Id>,
+    target_key: Vec<u8>,
+    last_target: Option<Id>,
     /// Definitions not yet handed to the aggregator.
     pub(crate) defs: Vec<Def>,
 }
@@ -144,6 +208,36 @@ impl Names {
         };
         self.last_weights = Some(id);
         Ok(Some(id))
+    }
+}
+
+impl Names {
+    /// The id of a decision's endpoint and target.
+    #[inline]
+    pub(crate) fn target(&mut self, t: TargetBytes<'_>) -> Result<Id, NoId> {
+        if let Some(last) = self.last_target
+            && self.targets.get(last.index()).is_some_and(|k| t.matches(k))
+        {
+            return Ok(last);
+        }
+        let id = if let Some(i) = self.targets.iter().take(LINEAR).position(|k| t.matches(k)) {
+            Id::from_index(i).ok_or(NoId)?
+        } else {
+            t.encode(&mut self.target_key);
+            match self.target_map.get(&self.target_key) {
+                Some(id) => *id,
+                None => {
+                    let target = t.to_target()?;
+                    let id = Id::from_index(self.targets.len()).ok_or(NoId)?;
+                    self.targets.push(target.clone());
+                    self.target_map.insert(self.target_key.clone(), id);
+                    self.defs.push(Def::Target { id, target });
+                    id
+                }
+            }
+        };
+        self.last_target = Some(id);
+        Ok(id)
     }
 }
 

@@ -105,6 +105,11 @@ impl Raw<'_> {
             tokens: self.tokens,
             event: self.event.as_deref().map(str::as_bytes),
             value: self.value,
+            endpoint: self.endpoint.as_deref().map(str::as_bytes),
+            invoked_variant: self.invoked_variant.as_deref().map(str::as_bytes),
+            inference_component: self.inference_component.as_deref().map(str::as_bytes),
+            target_model: self.target_model.as_deref().map(str::as_bytes),
+            target_container_hostname: self.target_container_hostname.as_deref().map(str::as_bytes),
         })
     }
 }
@@ -151,11 +156,19 @@ pub(super) struct Raw<'a> {
     value: Option<f64>,
     #[serde(borrow, default)]
     message: Option<Message<'a>>,
+    #[serde(borrow, default)]
+    endpoint: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    invoked_variant: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    inference_component: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    target_model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    target_container_hostname: Option<Cow<'a, str>>,
     // Shadow records.
     #[serde(borrow, default)]
     shadow: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    endpoint: Option<Cow<'a, str>>,
     #[serde(default)]
     agrees: Option<bool>,
     #[serde(default)]

@@ -135,3 +135,81 @@ fn invalid_weights_are_ignored_not_fatal() {
     let line = DECISION.replace("9000", "9000.5");
     assert_eq!(fact(&line).0.weights, None);
 }
+
+#[test]
+fn a_decision_its_own_arm_answered_names_its_target() {
+    let line = DECISION
+        .replace(r#""served_arm":"control""#, r#""served_arm":"canary""#)
+        .replace(
+            r#""invoked_variant":"AllTraffic""#,
+            r#""invoked_variant":"AllTraffic","inference_component":"ic-\u0062","target_model":null"#,
+        );
+    let (f, parser) = fact(&line);
+    assert!(!f.fallback);
+    let first = Id::from_index(0).unwrap();
+    assert_eq!(f.target, Some(first));
+    assert_eq!(
+        parser.names.defs.last(),
+        Some(&Def::Target {
+            id: first,
+            target: super::fact::Target {
+                endpoint: "e".into(),
+                invoked_variant: Some("AllTraffic".into()),
+                inference_component: Some("ic-b".into()),
+                target_model: None,
+                target_container_hostname: None,
+            }
+        })
+    );
+}
+
+#[test]
+fn a_fallback_answer_or_an_outcome_names_no_target() {
+    // DECISION's fallback answered: its endpoint is the fallback's, not the arm's.
+    let (f, parser) = fact(DECISION);
+    assert_eq!(f.target, None);
+    assert!(
+        !parser
+            .names
+            .defs
+            .iter()
+            .any(|d| matches!(d, Def::Target { .. }))
+    );
+    let no_endpoint = DECISION
+        .replace(r#""served_arm":"control""#, r#""served_arm":"canary""#)
+        .replace(r#""endpoint":"e","#, "");
+    assert_eq!(fact(&no_endpoint).0.target, None);
+}
+
+#[test]
+fn targets_are_announced_once_and_told_apart() {
+    let own = DECISION.replace(r#""served_arm":"control""#, r#""served_arm":"canary""#);
+    let other = own.replace(
+        r#""invoked_variant":"AllTraffic""#,
+        r#""invoked_variant":"AllTraffic","target_model":"m.tar.gz""#,
+    );
+    let mut parser = LineParser::default();
+    let mut ids = Vec::new();
+    // Past the linear scan's reach too, so the map's lookups are exercised.
+    for i in 0..40 {
+        let line = if i % 2 == 0 {
+            own.clone()
+        } else {
+            other.replace("m.tar.gz", &format!("m{}.tar.gz", i % 20))
+        };
+        match parse_line(line.as_bytes(), &mut parser) {
+            Line::Record(f) => ids.push(f.target.unwrap()),
+            l => panic!("{l:?}"),
+        }
+    }
+    let targets = parser
+        .names
+        .defs
+        .iter()
+        .filter(|d| matches!(d, Def::Target { .. }))
+        .count();
+    assert_eq!(targets, 11);
+    assert!(ids.iter().step_by(2).all(|&id| id == ids[0]));
+    assert_eq!(ids[1], ids[21]);
+    assert_ne!(ids[1], ids[3]);
+}

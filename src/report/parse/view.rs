@@ -22,4 +22,10 @@ pub(crate) struct View<'a, 'w> {
     pub(crate) tokens: Option<f64>,
     pub(crate) event: Option<&'a [u8]>,
     pub(crate) value: Option<f64>,
+    /// Where the call went: the endpoint, the variant that answered, the target it named.
+    pub(crate) endpoint: Option<&'a [u8]>,
+    pub(crate) invoked_variant: Option<&'a [u8]>,
+    pub(crate) inference_component: Option<&'a [u8]>,
+    pub(crate) target_model: Option<&'a [u8]>,
+    pub(crate) target_container_hostname: Option<&'a [u8]>,
 }

@@ -1,7 +1,7 @@
 //! Numbers, times and per-arm cells as text, shared by the table and the HTML page (and by the
 //! verdicts and times the analysis writes into the report).
 
-use crate::report::model::{Arm, Latency, MetricKind, ShadowSummary};
+use crate::report::model::{Arm, ArmTarget, Latency, MetricKind, ShadowSummary};
 
 /// RFC 3339 (UTC, milliseconds) of milliseconds since the Unix epoch.
 pub(crate) fn format_ms(ms: i64) -> String {
@@ -121,6 +121,54 @@ pub(crate) fn stream_cells(a: &Arm) -> Option<[String; 6]> {
         thousands(s.tokens),
         s.tokens_per_s.map_or("-".to_owned(), |t| format!("{t:.1}")),
     ])
+}
+
+/// Column heads of [`target_rows`].
+pub(crate) const TARGET_HEADS: [&str; 4] = ["arm", "endpoint", "target", "requests"];
+
+/// One row per arm and endpoint it called (arm, endpoint, target, requests with their share of
+/// the arm's counted ones), in arm order; empty when no record named an endpoint.
+pub(crate) fn target_rows(arms: &[Arm]) -> Vec<[String; 4]> {
+    let mut rows = Vec::new();
+    for a in arms {
+        let total: u64 = a.targets.iter().map(|t| t.requests).sum();
+        for (i, t) in a.targets.iter().enumerate() {
+            let share = if total > 0 {
+                t.requests as f64 / total as f64
+            } else {
+                0.0
+            };
+            rows.push([
+                if i == 0 {
+                    a.name.clone()
+                } else {
+                    String::new()
+                },
+                t.endpoint.clone(),
+                target_text(t),
+                format!("{} ({:.1}%)", thousands(t.requests), share * 100.0),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The target fields of a call that are set, in words; `-` when none is.
+fn target_text(t: &ArmTarget) -> String {
+    let parts: Vec<String> = [
+        ("inference component", &t.inference_component),
+        ("model", &t.target_model),
+        ("container", &t.target_container_hostname),
+        ("variant", &t.invoked_variant),
+    ]
+    .into_iter()
+    .filter_map(|(what, v)| v.as_ref().map(|v| format!("{what} {v}")))
+    .collect();
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// Column heads of [`shadow_cells`], after the shadow's name.

@@ -4,10 +4,30 @@
 use std::fmt::Write;
 
 use super::format::{
-    SHADOW_HEADS, STREAM_HEADS, arm_cells, control_suffix, metric_value, num, shadow_cells,
-    signed_num, stream_cells, thousands,
+    SHADOW_HEADS, STREAM_HEADS, TARGET_HEADS, arm_cells, control_suffix, metric_value, num,
+    shadow_cells, signed_num, stream_cells, target_rows, thousands,
 };
 use crate::report::model::*;
+
+/// A titled table of text rows; nothing when there are none.
+fn rows_table<const N: usize>(out: &mut String, title: &str, heads: &[&str], rows: &[[String; N]]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(out, "<h3>{}</h3><table><tr>", esc(title));
+    for h in heads {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", esc(cell));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+}
 
 /// Arm colours, in arm order (control first).
 pub const PALETTE: [&str; 6] = [
@@ -465,6 +485,7 @@ fn phase(out: &mut String, experiment: &str, p: &Phase) {
         out.push_str("</tr>");
     }
     out.push_str("</table>");
+    rows_table(out, "Targets", &TARGET_HEADS, &target_rows(&p.arms));
     if p.arms.iter().any(|a| a.stream.is_some()) {
         out.push_str("<h3>Streams</h3><table><tr><th>arm</th>");
         for h in STREAM_HEADS {

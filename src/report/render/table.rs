@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::format::{
-    SHADOW_HEADS, STREAM_HEADS, arm_cells, control_suffix, metric_value, shadow_cells, signed_num,
-    stream_cells, thousands,
+    SHADOW_HEADS, STREAM_HEADS, TARGET_HEADS, arm_cells, control_suffix, metric_value,
+    shadow_cells, signed_num, stream_cells, target_rows, thousands,
 };
 use crate::report::model::*;
 
@@ -238,6 +238,20 @@ fn render_phase(out: &mut String, experiment: &str, p: &Phase) {
             };
             let _ = writeln!(out, "   {mark} {}", c.verdict);
         }
+    }
+    let targets = target_rows(&p.arms);
+    if !targets.is_empty() {
+        out.push_str(
+            "\n   Targets (where each arm's own calls went; fallback answers not counted)\n",
+        );
+        let mut rows = vec![TARGET_HEADS.map(str::to_owned).to_vec()];
+        rows.extend(targets.into_iter().map(|r| r.to_vec()));
+        columns(
+            out,
+            "   ",
+            &[Align::Left, Align::Left, Align::Left, Align::Right],
+            &rows,
+        );
     }
     let streams: Vec<Vec<String>> = p
         .arms

@@ -32,9 +32,11 @@ pub(super) enum Field {
     Value,
     Weights,
     Message,
-    /// Read by the serde path (a shadow record's endpoint; a decision's too): checked for
-    /// its type and once, as serde checks it, then dropped.
     Endpoint,
+    InvokedVariant,
+    InferenceComponent,
+    TargetModel,
+    TargetContainerHostname,
     /// Fields only shadow records carry: the serde path reads those lines.
     ShadowOnly,
     Other,
@@ -61,6 +63,10 @@ pub(super) fn field(key: &[u8]) -> Field {
         b"weights" => Field::Weights,
         b"message" => Field::Message,
         b"endpoint" => Field::Endpoint,
+        b"invoked_variant" => Field::InvokedVariant,
+        b"inference_component" => Field::InferenceComponent,
+        b"target_model" => Field::TargetModel,
+        b"target_container_hostname" => Field::TargetContainerHostname,
         b"shadow" | b"agrees" | b"max_abs_diff" | b"primary_latency_ms" => Field::ShadowOnly,
         _ => Field::Other,
     }

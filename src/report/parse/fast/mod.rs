@@ -31,7 +31,6 @@ pub(crate) fn scan<R>(
     let mut weights: [(&[u8], f64); MAX_ARMS] = [(b"", 0.0); MAX_ARMS];
     let mut n_weights: Option<usize> = None;
     let mut seen = 0u32;
-    let mut endpoint: Option<&[u8]> = None;
     c.eat(b'{')?;
     c.ws();
     // Whatever follows the object is not looked at (the serde path tolerates it too).
@@ -99,8 +98,20 @@ pub(crate) fn scan<R>(
                 }
                 // Lambda's wrapper: the serde path unwraps it.
                 Field::Message => return None,
-                // serde refuses a mistyped or repeated endpoint: so does the fast path.
-                Field::Endpoint => once(&mut endpoint, &mut seen, 1 << 16, c.opt_str()?)?,
+                Field::Endpoint => once(&mut v.endpoint, &mut seen, 1 << 16, c.opt_str()?)?,
+                Field::InvokedVariant => {
+                    once(&mut v.invoked_variant, &mut seen, 1 << 17, c.opt_str()?)?
+                }
+                Field::InferenceComponent => {
+                    once(&mut v.inference_component, &mut seen, 1 << 18, c.opt_str()?)?
+                }
+                Field::TargetModel => once(&mut v.target_model, &mut seen, 1 << 19, c.opt_str()?)?,
+                Field::TargetContainerHostname => once(
+                    &mut v.target_container_hostname,
+                    &mut seen,
+                    1 << 20,
+                    c.opt_str()?,
+                )?,
                 Field::ShadowOnly => return None,
                 Field::Other => match memo_at(&mut keys.memos, k - 1) {
                     Some(memo) => c.skip_member(memo)?,
