@@ -244,9 +244,13 @@ pub(crate) struct Aggregator {
     pub(crate) shadows: Shadows,
 }
 
-/// The global id of `name`, which gets the next one when it is new; None only past
-/// `u32::MAX - 1` names.
-fn global(ids: &mut HashMap<String, Id>, names: &mut Vec<String>, name: String) -> Option<Id> {
+/// The global id of `name` (a name, a set of weights, a target), which gets the next one when
+/// it is new; None only past `u32::MAX - 1` of them.
+fn global<K: Clone + Eq + std::hash::Hash>(
+    ids: &mut HashMap<K, Id>,
+    names: &mut Vec<K>,
+    name: K,
+) -> Option<Id> {
     if let Some(id) = ids.get(&name) {
         return Some(*id);
     }
@@ -364,23 +368,11 @@ impl Aggregator {
                 set(&mut self.workers[worker].events, id, g);
             }
             Def::Weights { id, arms } => {
-                let g = match self.weight_ids.get(&arms) {
-                    Some(g) => Some(*g),
-                    None => Id::from_index(self.weights.len()).inspect(|&g| {
-                        self.weights.push(arms.clone());
-                        self.weight_ids.insert(arms, g);
-                    }),
-                };
+                let g = global(&mut self.weight_ids, &mut self.weights, arms);
                 set(&mut self.workers[worker].weights, id, g);
             }
             Def::Target { id, target } => {
-                let g = match self.target_ids.get(&target) {
-                    Some(g) => Some(*g),
-                    None => Id::from_index(self.targets.len()).inspect(|&g| {
-                        self.targets.push(target.clone());
-                        self.target_ids.insert(target, g);
-                    }),
-                };
+                let g = global(&mut self.target_ids, &mut self.targets, target);
                 set(&mut self.workers[worker].targets, id, g);
             }
         }
