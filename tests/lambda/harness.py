@@ -15,6 +15,10 @@ Run it through tests/lambda/run.sh (which installs what it needs first). In orde
              extension's HTTP API played by `bootstrap emulate --appconfig DIR`: the first
              document serves, a new one takes effect while running, a broken one is refused
              (and once under `sam local invoke`, the stand-in inside the sandbox).
+     + watch: one real streamed round trip through `cargo lambda watch --only-lambda-apis`
+             (its Function URL streams; the RIE and sam local do not), the bootstrap with
+             CANARY_RESPONSE_STREAMING=1: the first token arrives while the model holds the rest,
+             then the whole stream and one decision record with the stream fields.
   3. netns   two environments that real tools produce, in a private network namespace (loopback
              only, so nothing can leave the machine): the empty AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME
              that `sam local` passes for the template's AWS::NoValue, and the blank credentials
@@ -45,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.client
 import http.cookiejar
 import json
 import os
@@ -927,6 +932,80 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+def step_watch_stream(res: Results, bootstrap: Path, tmp: Path) -> None:
+    """One real streamed round trip: `cargo lambda watch --only-lambda-apis` plays the Runtime
+    API and a Function URL (`/lambda-url/_/...`, which streams, unlike the RIE and `sam local`),
+    the bootstrap runs with CANARY_RESPONSE_STREAMING=1, and a token model holds every token after
+    the first until the emulator's gate opens: the first chunk must reach the client while the
+    rest is still held, so it was streamed, not buffered."""
+    res.start("cargo lambda watch: a Function URL stream through the streaming function")
+    models = tmp / "watch-models.json"
+    models.write_text(json.dumps({"seed": 0, "endpoints": {"llm": {"variants": [{
+        "name": "AllTraffic", "model": {"type": "tokens", "format": "tgi", "tokens": 20, "hold_after": 1}}]}}}))
+    emu_port, api_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    emu = Proc([str(bootstrap), "emulate", "--listen", f"127.0.0.1:{emu_port}", "--models", str(models)],
+               env=env, name="emulate (tokens)")
+    watch = Proc(["cargo", "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(api_port)],
+                 env=clean_env(), cwd=REPO, name="cargo lambda watch")
+    fn = None
+    try:
+        if not res.check("cargo lambda watch --only-lambda-apis listens", wait_port(api_port, 30),
+                         watch.text()[-800:]) or not wait_port(emu_port, 10):
+            return
+        config = {"experiment": "watch", "version": "w1", "salt": "watch-1", "cookie": {"enabled": False},
+                  "arms": [{"name": "control", "endpoint": "llm", "weight": 10000}]}
+        fn = Proc([str(bootstrap)], env=function_env(f"http://127.0.0.1:{emu_port}", {
+            "CANARY_RESPONSE_STREAMING": "1",
+            "CANARY_CONFIG": json.dumps(config),
+            "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{api_port}/.rt",
+            "AWS_LAMBDA_FUNCTION_NAME": "_",
+            "AWS_LAMBDA_FUNCTION_VERSION": "1",
+        }), name="bootstrap (streaming)")
+        # A buffered answer would wait for the gate, which opens only after the first token came.
+        conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=15)
+        conn.request("POST", "/lambda-url/_/predict", body=b'{"inputs": "hi"}',
+                     headers={"Accept": "text/event-stream", "X-User-Id": "watch-user",
+                              "Content-Type": "application/json"})
+        try:
+            resp = conn.getresponse()
+            first = resp.readline()
+        except TimeoutError:
+            resp, first = None, b""
+        early = first.startswith(b"data: {") and b'"id":0' in first
+        res.check("the status and headers come from the prelude (200, text/event-stream, the arm)",
+                  resp is not None and resp.status == 200
+                  and resp.getheader("content-type") == "text/event-stream"
+                  and resp.getheader("x-canary-arm") == "control",
+                  f"{resp.status} {resp.getheaders()}" if resp else "no answer within 15 s")
+        res.check("the first token reaches the client while the model still holds the others", early,
+                  first[:200].decode("utf-8", "replace") or "nothing before the gate opened")
+        opened = urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{emu_port}/emulator/gates/llm", data=b"", method="POST"), timeout=10)
+        opened.read()
+        try:
+            rest = resp.read() if resp else b""
+        except TimeoutError:
+            rest = b""
+        conn.close()
+        body = first + rest
+        events = [l for l in body.split(b"\n") if l.startswith(b"data: ")]
+        res.check("the whole stream arrives: 20 data lines, the last with generated_text",
+                  len(events) == 20 and b'"generated_text":"' in events[-1], f"{len(events)} lines")
+        fn.wait_for(lambda: any(l.startswith("{") for _, l in fn.out), 10)
+        records, _ = parse_records([l for _, l in fn.out])
+        dec = [r for r in records if r.get("kind") == "decision"]
+        ok = (len(dec) == 1 and dec[0].get("streamed") is True and dec[0].get("status") == 200
+              and dec[0].get("tokens") == 20 and dec[0].get("finish_reason") == "length"
+              and dec[0].get("response_bytes") == len(body) and (dec[0].get("first_byte_ms") or 0) > 0)
+        res.check("one decision record: streamed, 20 tokens, finish_reason length, response_bytes = bytes sent",
+                  ok, json.dumps(dec)[:600])
+    finally:
+        for p in (fn, watch, emu):
+            if p:
+                p.stop()
+
+
 def step_rie_appconfig(res: Results, rie: Path, bootstrap: Path, emu: Emulator, tmp: Path) -> None:
     """The config from AWS AppConfig, as the template deploys it: CANARY_APPCONFIG names the
     profile and the router asks the extension's HTTP API on AWS_APPCONFIG_EXTENSION_HTTP_PORT.
@@ -1291,6 +1370,9 @@ def main() -> int:
             t = time.monotonic()
             step_rie_appconfig(res, rie, bootstrap, emu, tmp)
             timings["rie appconfig"] = time.monotonic() - t
+            t = time.monotonic()
+            step_watch_stream(res, bootstrap, tmp)
+            timings["watch stream"] = time.monotonic() - t
             t = time.monotonic()
             step_netns(res, rie, bootstrap)
             timings["netns"] = time.monotonic() - t
