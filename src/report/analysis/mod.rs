@@ -83,32 +83,23 @@ pub(crate) fn build(
 
 /// An arm's endpoints and targets, most requests first (ties by name, so the order is fixed).
 fn arm_targets(a: &ArmAcc, targets: &[Target]) -> Vec<ArmTarget> {
-    let mut out: Vec<ArmTarget> = a
+    let mut counted: Vec<(&Target, u64)> = a
         .targets
         .iter()
-        .filter_map(|(id, n)| {
-            let t = targets.get(id.index())?.clone();
-            Some(ArmTarget {
-                endpoint: t.endpoint,
-                invoked_variant: t.invoked_variant,
-                inference_component: t.inference_component,
-                target_model: t.target_model,
-                target_container_hostname: t.target_container_hostname,
-                requests: *n,
-            })
-        })
+        .filter_map(|(id, n)| Some((targets.get(id.index())?, *n)))
         .collect();
-    out.sort_by(|x, y| {
-        y.requests.cmp(&x.requests).then_with(|| {
-            (&x.endpoint, &x.invoked_variant, &x.inference_component)
-                .cmp(&(&y.endpoint, &y.invoked_variant, &y.inference_component))
-                .then_with(|| {
-                    (&x.target_model, &x.target_container_hostname)
-                        .cmp(&(&y.target_model, &y.target_container_hostname))
-                })
+    counted.sort_by(|(x, m), (y, n)| n.cmp(m).then_with(|| x.cmp(y)));
+    counted
+        .into_iter()
+        .map(|(t, requests)| ArmTarget {
+            endpoint: t.endpoint.clone(),
+            invoked_variant: t.invoked_variant.clone(),
+            inference_component: t.inference_component.clone(),
+            target_model: t.target_model.clone(),
+            target_container_hostname: t.target_container_hostname.clone(),
+            requests,
         })
-    });
-    out
+        .collect()
 }
 
 fn rate(part: u64, whole: u64) -> Option<f64> {

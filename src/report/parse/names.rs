@@ -42,15 +42,6 @@ pub(crate) struct TargetBytes<'a> {
 }
 
 impl TargetBytes<'_> {
-    fn matches(&self, t: &Target) -> bool {
-        let same = |a: Option<&[u8]>, b: &Option<String>| a == b.as_deref().map(str::as_bytes);
-        self.endpoint == t.endpoint.as_bytes()
-            && same(self.invoked_variant, &t.invoked_variant)
-            && same(self.inference_component, &t.inference_component)
-            && same(self.target_model, &t.target_model)
-            && same(self.target_container_hostname, &t.target_container_hostname)
-    }
-
     /// The fields as one unambiguous byte string (each: present or not, length, bytes).
     fn encode(&self, out: &mut Vec<u8>) {
         out.clear();
@@ -103,12 +94,10 @@ pub(crate) struct Names {
     events: Table,
     weights: Vec<Vec<(String, u32)>>,
     last_weights: Option<Id>,
-    /// Targets in first-seen order: a handful per experiment, scanned linearly, and by
-    /// their encoded bytes once there are many.
-    targets: Vec<Target>,
-    target_map: HashMap<Vec<u8>, Id>,
+    /// Targets, by their fields encoded as one key ([`TargetBytes::encode`]).
+    targets: Table,
+    /// The encoded key of the last target looked up (kept to reuse its allocation).
     target_key: Vec<u8>,
-    last_target: Option<Id>,
     /// Definitions not yet handed to the aggregator.
     pub(crate) defs: Vec<Def>,
 }
@@ -152,18 +141,25 @@ impl Names {
     /// The id of an arm name.
     #[inline]
     pub(crate) fn arm(&mut self, name: &[u8]) -> Result<Id, NoId> {
-        intern(&mut self.arms, &mut self.defs, name, |id, name| Def::Arm {
-            id,
+        intern(
+            &mut self.arms,
+            &mut self.defs,
             name,
-        })
+            || utf8(name),
+            |id, name| Def::Arm { id, name },
+        )
     }
 
     /// The id of an event name.
     #[inline]
     pub(crate) fn event(&mut self, name: &[u8]) -> Result<Id, NoId> {
-        intern(&mut self.events, &mut self.defs, name, |id, name| {
-            Def::Event { id, name }
-        })
+        intern(
+            &mut self.events,
+            &mut self.defs,
+            name,
+            || utf8(name),
+            |id, name| Def::Event { id, name },
+        )
     }
 
     /// The id of a set of weights; None when a weight is not a whole number of basis points
@@ -215,34 +211,19 @@ impl Names {
     /// The id of a decision's endpoint and target.
     #[inline]
     pub(crate) fn target(&mut self, t: TargetBytes<'_>) -> Result<Id, NoId> {
-        if let Some(last) = self.last_target
-            && self.targets.get(last.index()).is_some_and(|k| t.matches(k))
-        {
-            return Ok(last);
-        }
-        let id = if let Some(i) = self.targets.iter().take(LINEAR).position(|k| t.matches(k)) {
-            Id::from_index(i).ok_or(NoId)?
-        } else {
-            t.encode(&mut self.target_key);
-            match self.target_map.get(&self.target_key) {
-                Some(id) => *id,
-                None => {
-                    let target = t.to_target()?;
-                    let id = Id::from_index(self.targets.len()).ok_or(NoId)?;
-                    self.targets.push(target.clone());
-                    self.target_map.insert(self.target_key.clone(), id);
-                    self.defs.push(Def::Target { id, target });
-                    id
-                }
-            }
-        };
-        self.last_target = Some(id);
-        Ok(id)
+        t.encode(&mut self.target_key);
+        intern(
+            &mut self.targets,
+            &mut self.defs,
+            &self.target_key,
+            || t.to_target(),
+            |id, target| Def::Target { id, target },
+        )
     }
 }
 
-/// Names in first-seen order; a linear scan beats hashing for the handful of arms and events
-/// an experiment has, and the map takes over when there are many.
+/// Names in first-seen order; a linear scan beats hashing for the handful of arms, events and
+/// targets an experiment has, and the map takes over when there are many.
 #[derive(Debug, Default)]
 struct Table {
     names: Vec<Vec<u8>>,
@@ -253,11 +234,12 @@ struct Table {
 const LINEAR: usize = 16;
 
 #[inline]
-fn intern(
+fn intern<T>(
     t: &mut Table,
     defs: &mut Vec<Def>,
     name: &[u8],
-    def: impl FnOnce(Id, String) -> Def,
+    value: impl FnOnce() -> Result<T, NoId>,
+    def: impl FnOnce(Id, T) -> Def,
 ) -> Result<Id, NoId> {
     if let Some(i) = t.names.iter().take(LINEAR).position(|n| n == name) {
         return Id::from_index(i).ok_or(NoId);
@@ -267,10 +249,10 @@ fn intern(
     {
         return Ok(*id);
     }
-    let text = utf8(name)?;
+    let value = value()?;
     let id = Id::from_index(t.names.len()).ok_or(NoId)?;
     t.names.push(name.to_vec());
     t.map.insert(name.to_vec(), id);
-    defs.push(def(id, text));
+    defs.push(def(id, value));
     Ok(id)
 }

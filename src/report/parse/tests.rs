@@ -190,12 +190,12 @@ fn targets_are_announced_once_and_told_apart() {
     );
     let mut parser = LineParser::default();
     let mut ids = Vec::new();
-    // Past the linear scan's reach too, so the map's lookups are exercised.
-    for i in 0..40 {
+    // 26 targets, past the linear scan's 16, so the map's lookups are exercised too.
+    for i in 0..100 {
         let line = if i % 2 == 0 {
             own.clone()
         } else {
-            other.replace("m.tar.gz", &format!("m{}.tar.gz", i % 20))
+            other.replace("m.tar.gz", &format!("m{}.tar.gz", (i / 2) % 25))
         };
         match parse_line(line.as_bytes(), &mut parser) {
             Line::Record(f) => ids.push(f.target.unwrap()),
@@ -208,8 +208,11 @@ fn targets_are_announced_once_and_told_apart() {
         .iter()
         .filter(|d| matches!(d, Def::Target { .. }))
         .count();
-    assert_eq!(targets, 11);
+    assert_eq!(targets, 26);
     assert!(ids.iter().step_by(2).all(|&id| id == ids[0]));
-    assert_eq!(ids[1], ids[21]);
+    // m0 (the second target) and m20 (the 22nd, found through the map) seen again.
+    assert_eq!(ids[1], ids[51]);
+    assert_eq!(ids[41], ids[91]);
+    assert_eq!(ids[41].index(), 21);
     assert_ne!(ids[1], ids[3]);
 }

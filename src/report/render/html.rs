@@ -10,7 +10,7 @@ use super::format::{
 use crate::report::model::*;
 
 /// A titled table of text rows; nothing when there are none.
-fn rows_table<const N: usize>(out: &mut String, title: &str, heads: &[&str], rows: &[[String; N]]) {
+fn rows_table(out: &mut String, title: &str, heads: &[&str], rows: &[Vec<String>]) {
     if rows.is_empty() {
         return;
     }
@@ -27,6 +27,11 @@ fn rows_table<const N: usize>(out: &mut String, title: &str, heads: &[&str], row
         out.push_str("</tr>");
     }
     out.push_str("</table>");
+}
+
+/// `first` and the cells after it, as one row.
+fn row<const N: usize>(first: &str, cells: [String; N]) -> Vec<String> {
+    std::iter::once(first.to_owned()).chain(cells).collect()
 }
 
 /// Arm colours, in arm order (control first).
@@ -485,39 +490,22 @@ fn phase(out: &mut String, experiment: &str, p: &Phase) {
         out.push_str("</tr>");
     }
     out.push_str("</table>");
-    rows_table(out, "Targets", &TARGET_HEADS, &target_rows(&p.arms));
-    if p.arms.iter().any(|a| a.stream.is_some()) {
-        out.push_str("<h3>Streams</h3><table><tr><th>arm</th>");
-        for h in STREAM_HEADS {
-            let _ = write!(out, "<th>{}</th>", esc(h));
-        }
-        out.push_str("</tr>");
-        for a in &p.arms {
-            if let Some(cells) = stream_cells(a) {
-                let _ = write!(out, "<tr><td>{}</td>", esc(&a.name));
-                for cell in cells {
-                    let _ = write!(out, "<td>{}</td>", esc(&cell));
-                }
-                out.push_str("</tr>");
-            }
-        }
-        out.push_str("</table>");
-    }
-    if !p.shadows.is_empty() {
-        out.push_str("<h3>Shadows</h3><table><tr><th>shadow</th>");
-        for h in SHADOW_HEADS {
-            let _ = write!(out, "<th>{}</th>", esc(h));
-        }
-        out.push_str("</tr>");
-        for s in &p.shadows {
-            let _ = write!(out, "<tr><td>{}</td>", esc(&s.shadow));
-            for cell in shadow_cells(s) {
-                let _ = write!(out, "<td>{}</td>", esc(&cell));
-            }
-            out.push_str("</tr>");
-        }
-        out.push_str("</table>");
-    }
+    let targets: Vec<Vec<String>> = target_rows(&p.arms).into_iter().map(Vec::from).collect();
+    rows_table(out, "Targets", &TARGET_HEADS, &targets);
+    let streams: Vec<Vec<String>> = p
+        .arms
+        .iter()
+        .filter_map(|a| stream_cells(a).map(|cells| row(&a.name, cells)))
+        .collect();
+    let heads: Vec<&str> = std::iter::once("arm").chain(STREAM_HEADS).collect();
+    rows_table(out, "Streams", &heads, &streams);
+    let shadows: Vec<Vec<String>> = p
+        .shadows
+        .iter()
+        .map(|s| row(&s.shadow, shadow_cells(s)))
+        .collect();
+    let heads: Vec<&str> = std::iter::once("shadow").chain(SHADOW_HEADS).collect();
+    rows_table(out, "Shadows", &heads, &shadows);
     // Comparisons.
     if !p.comparisons.is_empty() {
         out.push_str("<table><tr><th>metric</th><th>arm</th><th>control mean</th><th>arm mean</th><th>difference (95% CI)</th><th>lift (95% CI)</th><th>p</th><th>chance to win</th></tr>");
