@@ -4,7 +4,7 @@
 # refuse), each built with the release profile as shipped (no target-cpu flags), timed side
 # by side with DuckDB by report_vs_duckdb.sh on one data file, outputs compared byte for byte.
 #
-#   bash benches/report_parsers.sh [RECORDS]       # default 10,000,000 (about 8 GB)
+#   bash benches/report_parsers.sh [RECORDS]       # default 10,000,000 (about 8.9 GB)
 #
 # Each variant is this commit plus benches/report/parsers/NAME.patch (the crate in Cargo.toml,
 # and parse_json_fast in src/report/parse/line.rs reading through it), built in a temporary

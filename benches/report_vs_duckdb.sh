@@ -2,7 +2,7 @@
 # Benchmark (not a test): `canary-router report --format json` against DuckDB running the
 # issue's per-arm query, on the same file of synthetic router records, side by side.
 #
-#   bash benches/report_vs_duckdb.sh [RECORDS]        # default 10,000,000 (about 8 GB)
+#   bash benches/report_vs_duckdb.sh [RECORDS]        # default 10,000,000 (about 8.9 GB)
 #
 # Env: REPORT_BENCH_DIR (where the data goes; default a temp dir, removed at the end unless
 # KEEP=1), RUNS (timed runs of each tool, default 2; the best counts, after one untimed pass
